@@ -1,0 +1,1 @@
+"""devloop: the logic behind tasks.py, driving the containerized inner loop."""

@@ -1,0 +1,159 @@
+"""The Docker engine through its SDK: reachability, container state, ports, waits."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import DevloopError
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+MODE_LABEL = "devloop.mode"
+
+
+def endpoint() -> str:
+    """Return the engine address the docker CLI would use (DOCKER_HOST, else the context)."""
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    try:
+        found = subprocess.run(
+            ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
+            capture_output=True, text=True, timeout=10, check=False, stdin=subprocess.DEVNULL,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        found = ""
+    return found or DEFAULT_HOST
+
+
+def connect(timeout: float = 10) -> docker.DockerClient:
+    """Return an SDK client for the engine, or fail in one line saying how to get one."""
+    import docker  # Imported here: it costs ~0.2 s, and `invoke --list` should not pay it.
+    from docker.errors import DockerException
+
+    where = endpoint()
+    try:
+        client = docker.DockerClient(base_url=where, timeout=timeout)
+        client.ping()
+    except (DockerException, OSError) as exc:
+        reason = str(exc).split(": ", 1)[-1][:160] or type(exc).__name__
+        raise DevloopError(
+            f"no Docker engine answers at {where} ({reason}): start Docker "
+            "(`invoke setup` does it on Debian) or point DOCKER_HOST / `docker context use` at a running engine"
+        ) from None
+    return client
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A published port: host address and port, and the container port behind it."""
+
+    host_ip: str
+    host_port: int
+    container_port: int
+
+
+@dataclass
+class ServiceState:
+    """What the engine says about one service's container."""
+
+    service: str
+    container_id: str
+    status: str
+    health: str
+    started_at: str
+    image_id: str
+    mode: str
+    bindings: list[Binding] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        """Running, and healthy if it has a healthcheck."""
+        return self.status == "running" and self.health in ("healthy", "none")
+
+
+def containers(client: docker.DockerClient, project: str) -> dict[str, Container]:
+    """Return the project's containers by service name (stopped ones included)."""
+    found = client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+    return {c.labels.get(SERVICE_LABEL, c.name): c for c in found}
+
+
+def bindings(container: Container) -> list[Binding]:
+    """Return the container's published ports."""
+    ports = container.attrs.get("NetworkSettings", {}).get("Ports") or {}
+    out = []
+    for spec, hosts in sorted(ports.items()):
+        for host in hosts or []:
+            out.append(Binding(host["HostIp"], int(host["HostPort"]), int(spec.split("/")[0])))
+    return out
+
+
+def state_of(service: str, container: Container) -> ServiceState:
+    """Return the service's state as read from its container."""
+    st = container.attrs["State"]
+    return ServiceState(
+        service=service,
+        container_id=container.id,
+        status=st.get("Status", "unknown"),
+        health=(st.get("Health") or {}).get("Status", "none"),
+        started_at=st.get("StartedAt", ""),
+        image_id=container.attrs.get("Image", ""),
+        mode=container.labels.get(MODE_LABEL, ""),
+        bindings=bindings(container),
+    )
+
+
+def states(client: docker.DockerClient, project: str) -> dict[str, ServiceState]:
+    """Return every service's state."""
+    return {name: state_of(name, c) for name, c in containers(client, project).items()}
+
+
+def log_tail(container: Container, lines: int = 20) -> str:
+    """Return the last lines a container printed."""
+    return container.logs(tail=lines).decode("utf-8", "replace")
+
+
+def listening(container: Container) -> set[int]:
+    """Return the TCP ports something listens on inside the container.
+
+    Read from /proc, not by connecting: debugpy accepts a single connection, and a probe
+    would use it up.
+    """
+    code, out = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], demux=False)
+    if code != 0:
+        return set()
+    ports = set()
+    for line in out.decode().splitlines()[1:]:
+        cols = line.split()
+        if len(cols) > 3 and cols[3] == "0A":  # 0A is TCP_LISTEN
+            ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a listener could bind host:port now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def image_id(client: docker.DockerClient, name: str) -> str | None:
+    """Return a local image's id, or None."""
+    from docker.errors import ImageNotFound
+
+    try:
+        return client.images.get(name).id
+    except ImageNotFound:
+        return None

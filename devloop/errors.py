@@ -1,0 +1,29 @@
+"""The one exception the tasks turn into a clear one-line error."""
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from invoke import Exit
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class DevloopError(Exception):
+    """A failure the user can act on; its message is one line that says what to do."""
+
+
+def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a DevloopError (or Ctrl-C) raised by a task into a one-line error and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except DevloopError as exc:
+            raise Exit(f"error: {exc}") from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted", code=130) from None
+
+    return wrapper

@@ -1,0 +1,147 @@
+"""What changed since the last build/up, by content hash, and the cheapest correct action.
+
+Per service Compose builds, the build context splits in two: the source that is
+bind-mounted into the container (served live, so a change needs at most a process
+restart) and everything else (Dockerfile, requirements: a change needs a rebuild).
+Per service, its resolved Compose config (which includes .env and the environment)
+decides whether the container must be recreated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_DIR = ".devloop"
+_SKIP_DIRS = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", "node_modules"}
+_SKIP_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
+
+
+@dataclass
+class Fingerprint:
+    """Content hashes of what decides each service's container."""
+
+    build: dict[str, str] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """The actions that bring the running stack up to date, and why."""
+
+    rebuild: list[str] = field(default_factory=list)
+    recreate: list[str] = field(default_factory=list)
+    restart: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def nothing(self) -> bool:
+        """Whether the stack is already up to date."""
+        return not (self.rebuild or self.recreate or self.restart)
+
+
+def _files(root: Path, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Return the files under root that count, sorted, skipping caches and the excluded trees."""
+    excluded = [p.resolve() for p in exclude]
+    out = []
+    for path in sorted(root.rglob("*")):
+        rel_parts = path.relative_to(root).parts
+        if any(part in _SKIP_DIRS for part in rel_parts) or path.name.endswith(_SKIP_SUFFIXES):
+            continue
+        if not path.is_file():
+            continue
+        resolved = path.resolve()
+        if any(resolved == ex or ex in resolved.parents for ex in excluded):
+            continue
+        out.append(path)
+    return out
+
+
+def hash_data(data: Any) -> str:
+    """Return a hash of JSON-able data."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def hash_tree(roots: Iterable[Path], exclude: Iterable[Path] = (), extra: Any = None) -> str:
+    """Return a content hash of the files under roots (names and bytes), plus extra data."""
+    digest = hashlib.sha256()
+    exclude = list(exclude)
+    for root in roots:
+        for path in _files(root, exclude) if root.is_dir() else []:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    digest.update(hash_data(extra).encode())
+    return digest.hexdigest()[:16]
+
+
+def _bind_sources(service: dict[str, Any]) -> list[Path]:
+    """Return the host paths bind-mounted into a service."""
+    return [Path(v["source"]) for v in service.get("volumes", []) if v.get("type") == "bind"]
+
+
+def fingerprint(model: dict[str, Any]) -> Fingerprint:
+    """Return the current fingerprint of every service in a resolved compose model."""
+    fp = Fingerprint()
+    for name, svc in model.get("services", {}).items():
+        fp.config[name] = hash_data({k: v for k, v in svc.items() if k != "build"})
+        build = svc.get("build")
+        if not build:
+            continue
+        context = Path(build["context"]).resolve()
+        mounted = [src for src in _bind_sources(svc) if context in src.resolve().parents]
+        fp.build[name] = hash_tree([context], exclude=mounted, extra=build)
+        fp.source[name] = hash_tree(mounted)
+    return fp
+
+
+def plan(recorded: Fingerprint | None, current: Fingerprint) -> Plan:
+    """Decide the cheapest correct actions from the recorded and the current fingerprint."""
+    result = Plan()
+    if recorded is None:
+        result.rebuild = sorted(current.build)
+        result.recreate = sorted(current.config)
+        result.reasons.append("no record of a previous build/up: rebuilding and recreating everything")
+        return result
+    for name in sorted(current.build):
+        if recorded.build.get(name) != current.build[name]:
+            result.rebuild.append(name)
+            result.reasons.append(f"{name}: Dockerfile, requirements or build settings changed -> rebuild and recreate")
+    for name in sorted(current.config):
+        if name in result.rebuild:
+            continue
+        if recorded.config.get(name) != current.config[name]:
+            result.recreate.append(name)
+            result.reasons.append(f"{name}: compose file or environment changed -> recreate")
+    for name in sorted(current.source):
+        if name in result.rebuild or name in result.recreate:
+            continue
+        if recorded.source.get(name) != current.source[name]:
+            result.restart.append(name)
+            result.reasons.append(f"{name}: source changed -> restart the app process (no rebuild, no recreate)")
+    return result
+
+
+def state_path(root: Path, project: str) -> Path:
+    """Return where the fingerprint of a project's last build/up is kept."""
+    return root / STATE_DIR / f"{project}.json"
+
+
+def load(root: Path, project: str) -> Fingerprint | None:
+    """Return the recorded fingerprint, or None when there is none (or it is unreadable)."""
+    path = state_path(root, project)
+    try:
+        return Fingerprint(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def save(root: Path, project: str, fp: Fingerprint) -> None:
+    """Record a fingerprint as the state of the running stack."""
+    path = state_path(root, project)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(asdict(fp), indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,0 +1,180 @@
+"""The inner loop of containerized Python development: one task per verb.
+
+`invoke --list` lists them, `invoke --help TASK` explains each flag. The logic lives in
+the `devloop` package; settings come from .env, invoke.yaml (key `devloop`) and the
+environment, and a task's own flag wins.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from invoke import Context, Exit, task
+
+from devloop import settings as config
+from devloop import setup as machine
+from devloop import vscode as launch
+from devloop.errors import DevloopError, one_line_errors
+from devloop.stack import Stack, describe, running_stack
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _settings(c: Context) -> config.Settings:
+    """Resolve this project's settings (invoke.yaml's `devloop` key included)."""
+    return config.load(ROOT, c.config.get("devloop", {}))
+
+
+@task
+@one_line_errors
+def setup(c: Context) -> None:
+    """Prepare this machine: Docker engine, Compose v2, base images, CA bundle, DB passwords."""
+    changed = machine.setup(_settings(c), machine.Host())
+    print(f"setup: changed {', '.join(changed)}" if changed else "setup: everything was in place; nothing changed")
+
+
+@task
+@one_line_errors
+def doctor(c: Context) -> None:
+    """Check (without changing anything) what `invoke up` needs; exit 1 if something blocks it."""
+    checks = machine.doctor(_settings(c), machine.Host())
+    for check in checks:
+        print(check.line())
+    if any(not check.ok and check.blocking for check in checks):
+        raise Exit("doctor: `invoke up` would fail; fix the problems above", code=1)
+
+
+@task(
+    help={
+        "service": "the service to build (default: every service with a Dockerfile)",
+        "no-cache": "build without BuildKit's layer cache",
+        "target": "Dockerfile stage: dev (what `up` runs) or prod (gunicorn, tagged :prod)",
+    }
+)
+@one_line_errors
+def build(c: Context, service: str = "", no_cache: bool = False, target: str = "dev") -> None:
+    """Build the app image (dev by default, or --target prod)."""
+    if target not in ("dev", "prod"):
+        raise DevloopError(f"--target must be dev or prod, got {target!r}")
+    Stack(_settings(c)).build([service] if service else [], no_cache=no_cache, target=target)
+
+
+@task(
+    help={
+        "build": "rebuild images even when their inputs did not change",
+        "debug": "start in debug mode (same as `invoke debug`)",
+    }
+)
+@one_line_errors
+def up(c: Context, build: bool = False, debug: bool = False) -> None:
+    """Build what is missing or stale, start the stack, wait until healthy, print its URLs."""
+    stack = Stack(_settings(c), mode="debug" if debug else "normal")
+    stack.up(build=build)
+    if debug:
+        _await_debugger(stack)
+
+
+@task(help={"wait": "hold the app until a debugger attaches (the other services start anyway)"})
+@one_line_errors
+def debug(c: Context, wait: bool = False) -> None:
+    """Start the stack with the app under debugpy (127.0.0.1:DEBUG_PORT); `invoke up` returns to normal."""
+    stack = Stack(_settings(c), mode="debug-wait" if wait else "debug")
+    stack.up()
+    _await_debugger(stack)
+
+
+def _await_debugger(stack: Stack) -> None:
+    """Wait until debugpy listens, then say how to attach."""
+    stack.wait_for_debugger()
+    port = stack.settings.debug_port
+    print(f"debugpy listens on 127.0.0.1:{port}: in VS Code run 'Python: Remote Attach' (.vscode/launch.json)")
+    if stack.mode == "debug-wait":
+        print("the app starts serving once a debugger attaches")
+
+
+@task(
+    help={
+        "volumes": "also delete the database volume (asks first; all data is lost)",
+        "yes": "confirm --volumes without asking (needed when there is no TTY)",
+    }
+)
+@one_line_errors
+def down(c: Context, volumes: bool = False, yes: bool = False) -> None:
+    """Stop and remove the containers; the database volume is kept unless --volumes."""
+    stack = Stack(_settings(c))
+    if volumes and not yes:
+        if not sys.stdin.isatty():
+            raise DevloopError("refusing to delete the database volume without confirmation: pass --yes (no TTY to ask on)")
+        names = ", ".join(stack.volumes()) or "the project's volumes"
+        if input(f"Delete {names}? All data in it is lost. [y/N] ").strip().lower() not in ("y", "yes"):
+            raise DevloopError("nothing done: the stack and its data are as they were")
+    stack.down(volumes=volumes)
+    print("stack is down; " + ("its volumes are deleted" if volumes else "the database volume is kept"))
+
+
+@task(
+    help={
+        "service": "service name(s), comma-separated (default: all)",
+        "follow": "keep printing new lines",
+        "tail": "how many lines to show from the end of each log (a number, or all)",
+        "since": "only lines since this time (e.g. 10m, 2026-01-02T13:00:00)",
+    }
+)
+@one_line_errors
+def logs(c: Context, service: str = "", follow: bool = False, tail: str = "all", since: str = "") -> None:
+    """Show the services' logs."""
+    if tail != "all" and not tail.isdigit():
+        raise DevloopError(f"--tail must be a number or 'all', got {tail!r}")
+    stack = Stack(_settings(c))
+    names = stack.compose.require_services([s.strip() for s in service.split(",") if s.strip()])
+    args = ["logs", f"--tail={tail}", *(["--follow"] if follow else []), *([f"--since={since}"] if since else []), *names]
+    code = stack.compose.interactive(*args)
+    if code not in (0, 130):
+        raise Exit(code=code)
+
+
+@task
+@one_line_errors
+def reload(c: Context) -> None:
+    """Apply what changed since the last build/up, the cheapest correct way, and say which and why."""
+    stack = running_stack(_settings(c))
+    todo = stack.reload()
+    if todo.nothing:
+        print("reload: nothing changed since the last build/up")
+    for reason in todo.reasons:
+        print(f"reload: {reason}")
+
+
+@task
+@one_line_errors
+def status(c: Context) -> None:
+    """Show each service's state, health, published ports, mode and image freshness."""
+    stack = Stack(_settings(c))
+    for line in stack.status():
+        print(line)
+    states = stack.states()
+    if states:
+        for line in describe(states, stack.running_mode()):
+            print(f"  {line}")
+
+
+@task(help={"service": "the service to open a shell in (default: app)"})
+@one_line_errors
+def shell(c: Context, service: str = "app") -> None:
+    """Open a shell in a running service's container."""
+    stack = Stack(_settings(c))
+    stack.compose.require_services([service])
+    tty = [] if sys.stdin.isatty() and sys.stdout.isatty() else ["-T"]
+    code = stack.compose.interactive("exec", *tty, service, "sh", "-c", "command -v bash >/dev/null && exec bash || exec sh")
+    if code != 0:
+        raise Exit(code=code)
+
+
+@task
+@one_line_errors
+def vscode(c: Context) -> None:
+    """Write .vscode/launch.json ('Python: Remote Attach') from the compose files."""
+    settings = _settings(c)
+    changed = launch.write(ROOT, settings.compose_env())
+    print(f"{launch.LAUNCH_FILE} {'written' if changed else 'already up to date'}")
