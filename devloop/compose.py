@@ -36,12 +36,20 @@ class Result:
 class Cli:
     """Runs commands; tests replace it with a fake that records argv."""
 
-    def capture(self, argv: Sequence[str], env: Mapping[str, str] | None = None, timeout: float | None = None) -> Result:
+    def capture(
+        self, argv: Sequence[str], env: Mapping[str, str] | None = None, timeout: float | None = None, cwd: str | None = None
+    ) -> Result:
         """Run quietly and return what it printed."""
         try:
             done = subprocess.run(
-                list(argv), env=_environ(env), capture_output=True, text=True,
-                stdin=subprocess.DEVNULL, timeout=timeout, check=False,
+                list(argv),
+                cwd=cwd,
+                env=_environ(env),
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+                check=False,
             )
         except FileNotFoundError:
             return Result(127, "", f"{argv[0]}: command not found")
@@ -54,8 +62,13 @@ class Cli:
         tail: collections.deque[str] = collections.deque(maxlen=200)
         try:
             proc = subprocess.Popen(
-                list(argv), env=_environ(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, text=True, errors="replace",
+                list(argv),
+                env=_environ(env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                errors="replace",
             )
         except FileNotFoundError:
             return Result(127, "", f"{argv[0]}: command not found")
@@ -69,8 +82,13 @@ class Cli:
     def start(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
         """Start in the background, output captured; the caller polls and collects it."""
         return subprocess.Popen(
-            list(argv), env=_environ(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, errors="replace",
+            list(argv),
+            env=_environ(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
         )
 
     def interactive(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
@@ -182,8 +200,20 @@ class Compose:
         return self._model
 
     def services(self) -> list[str]:
-        """Return the service names, in file order."""
-        return list(self.model().get("services", {}))
+        """Return the service names, each after the services it depends on."""
+        services = self.model().get("services", {})
+        ordered: list[str] = []
+
+        def visit(name: str, path: tuple[str, ...] = ()) -> None:
+            if name in ordered or name in path:
+                return
+            for dependency in services.get(name, {}).get("depends_on", {}):
+                visit(dependency, (*path, name))
+            ordered.append(name)
+
+        for name in services:
+            visit(name)
+        return ordered
 
     def built_services(self) -> list[str]:
         """Return the services Compose builds from a Dockerfile."""

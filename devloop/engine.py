@@ -27,7 +27,11 @@ def endpoint() -> str:
     try:
         found = subprocess.run(
             ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
-            capture_output=True, text=True, timeout=10, check=False, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            stdin=subprocess.DEVNULL,
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         found = ""

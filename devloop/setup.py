@@ -127,7 +127,7 @@ class Host:
     def apt_mirror(self) -> str | None:
         """The Debian archive URI the host's apt uses (deb822 or one-line sources)."""
         sources = sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
-        for path in sources + [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
+        for path in [*sources, Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError:
@@ -144,9 +144,9 @@ class Host:
         return None
 
     # actions
-    def run(self, argv: list[str], what: str, env: Mapping[str, str] | None = None) -> str:
+    def run(self, argv: list[str], what: str, env: Mapping[str, str] | None = None, cwd: str | None = None) -> str:
         """Run a setup step quietly; on failure, fail with its output's telling line."""
-        result = self.cli.capture(argv, env, timeout=1800)
+        result = self.cli.capture(argv, env, timeout=1800, cwd=cwd)
         if not result.ok:
             raise DevloopError(f"{what} failed: {compose_cli.error_line(result.stderr + result.stdout)}")
         return result.stdout
@@ -178,12 +178,16 @@ class Host:
             (Path(tmp) / "lists/partial").mkdir(parents=True)
             (Path(tmp) / "cache/archives/partial").mkdir(parents=True)
             (Path(tmp) / "sources.list").write_text(f"deb {mirror} {COMPOSE_SUITE} main\n", encoding="utf-8")
-            opts = [
-                "-o", f"Dir::Etc::SourceList={tmp}/sources.list", "-o", "Dir::Etc::SourceParts=/dev/null",
-                "-o", f"Dir::State::Lists={tmp}/lists", "-o", f"Dir::Cache={tmp}/cache", "-o", "APT::Sandbox::User=root",
-            ]
+            apt_dirs = {
+                "Dir::Etc::SourceList": f"{tmp}/sources.list",
+                "Dir::Etc::SourceParts": "/dev/null",
+                "Dir::State::Lists": f"{tmp}/lists",
+                "Dir::Cache": f"{tmp}/cache",
+                "APT::Sandbox::User": "root",
+            }
+            opts = [arg for key, value in apt_dirs.items() for arg in ("-o", f"{key}={value}")]
             self.run(["apt-get", "-q", *opts, "update"], f"reading Debian {COMPOSE_SUITE}'s package lists")
-            self.run(["sh", "-c", 'cd "$1" && shift && "$@"', "sh", tmp, "apt-get", "-q", *opts, "download", "docker-compose", "docker-buildx"], "downloading docker-compose and docker-buildx")
+            self.run(["apt-get", "-q", *opts, "download", "docker-compose", "docker-buildx"], "downloading Compose v2", cwd=tmp)
             for deb in Path(tmp).glob("*.deb"):
                 self.run(["dpkg-deb", "-x", str(deb), f"{tmp}/root"], f"unpacking {deb.name}")
             PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
@@ -192,11 +196,8 @@ class Host:
 
     def build_base(self, mirror: str) -> None:
         """Make the Debian base image with mmdebstrap, from the host's own mirror."""
-        self.run(
-            ["sh", "-c", 'mmdebstrap --quiet --variant=minbase --include=ca-certificates "$1" - "$2" | docker import - "$3"',
-             "sh", BASE_SUITE, mirror, BASE_IMAGE],
-            f"building {BASE_IMAGE} with mmdebstrap",
-        )
+        script = 'mmdebstrap --quiet --variant=minbase --include=ca-certificates "$1" - "$2" | docker import - "$3"'
+        self.run(["sh", "-c", script, "sh", BASE_SUITE, mirror, BASE_IMAGE], f"building {BASE_IMAGE} with mmdebstrap")
 
     def build_standin(self, standin: Standin, root: Path) -> None:
         """Build a stand-in image from its Dockerfile on the Debian base."""
@@ -222,14 +223,21 @@ def why_not_managed(host: Host) -> str:
     chosen = custom_endpoint(host)
     if chosen:
         return f"{chosen} is set and does not answer; start that engine, or unset it to use a local one"
-    distro = host.os_release()
-    family = {distro.get("ID", "")} | set(distro.get("ID_LIKE", "").split())
-    if not family & {"debian", "ubuntu"}:
-        where = distro.get("PRETTY_NAME") or platform.system()
-        return f"{where} is not Debian/Ubuntu: install Docker Desktop or Docker Engine with the compose plugin (https://docs.docker.com/engine/install/), start it, then run `invoke setup` again"
+    if not debian_family(host):
+        where = host.os_release().get("PRETTY_NAME") or platform.system()
+        return (
+            f"{where} is not Debian/Ubuntu: install Docker Desktop or Docker Engine with the compose plugin "
+            "(https://docs.docker.com/engine/install/), start it, then run `invoke setup` again"
+        )
     if not host.is_root():
-        return "installing and starting the engine needs root: run `sudo $(which invoke) setup`, or install docker.io and start dockerd yourself"
+        return "installing the engine needs root: run `sudo .venv/bin/invoke setup`, or install docker.io and start dockerd yourself"
     return ""
+
+
+def debian_family(host: Host) -> bool:
+    """Whether the host is Debian, Ubuntu or a derivative (so apt has docker.io)."""
+    distro = host.os_release()
+    return bool({distro.get("ID", ""), *distro.get("ID_LIKE", "").split()} & {"debian", "ubuntu"})
 
 
 def check_engine(host: Host) -> Check:
@@ -248,7 +256,12 @@ def check_compose(host: Host) -> Check:
     found = host.compose_version()
     want = ".".join(map(str, compose_cli.MIN_VERSION))
     if found is None:
-        return Check("compose", False, f"Docker Compose v2 is not installed (need >= {want})", "run `invoke setup` or install the docker compose plugin")
+        return Check(
+            "compose",
+            False,
+            f"Docker Compose v2 is not installed (need >= {want})",
+            "run `invoke setup` or install the docker compose plugin",
+        )
     have = ".".join(map(str, found))
     if found < compose_cli.MIN_VERSION:
         return Check("compose", False, f"Docker Compose {have} is older than {want}", "run `invoke setup` or upgrade the compose plugin")
@@ -260,7 +273,9 @@ def check_image(host: Host, var: str, name: str) -> Check:
     if host.image_local(name):
         kind = "stand-in built from Debian packages" if name.startswith("standin/") else "local"
         return Check(var, True, f"{name} ({kind})")
-    return Check(var, False, f"{name} is not on this engine", "run `invoke setup` (pulls it, or builds a stand-in when there is no registry)")
+    return Check(
+        var, False, f"{name} is not on this engine", "run `invoke setup` (pulls it, or builds a stand-in when there is no registry)"
+    )
 
 
 def default_ca_bundle(host: Host, environ: Mapping[str, str]) -> str:
@@ -276,7 +291,13 @@ def check_ca(host: Host, settings: Settings) -> Check:
     if settings.ca_bundle and host.file_exists(settings.ca_bundle):
         return Check("ca-bundle", True, f"{settings.ca_bundle} is passed to pip as a build secret")
     if settings.ca_bundle:
-        return Check("ca-bundle", False, f"CA_BUNDLE={settings.ca_bundle} does not exist; builds use no extra CA", "fix CA_BUNDLE in .env", blocking=False)
+        return Check(
+            "ca-bundle",
+            False,
+            f"CA_BUNDLE={settings.ca_bundle} does not exist; builds use no extra CA",
+            "fix CA_BUNDLE in .env",
+            blocking=False,
+        )
     return Check("ca-bundle", True, "none configured (set CA_BUNDLE behind a TLS-intercepting proxy)")
 
 
@@ -284,14 +305,19 @@ def doctor(settings: Settings, host: Host) -> list[Check]:
     """Run every check, changing nothing."""
     checks = [check_engine(host)]
     if not checks[0].ok:
-        return checks + [Check("compose", False, "not checked: no engine", blocking=False)]
+        return [*checks, Check("compose", False, "not checked: no engine", blocking=False)]
     checks.append(check_compose(host))
     checks += [check_image(host, var, name) for var, name in settings.images.items()]
     checks.append(check_ca(host, settings))
     missing = [name for name in passwords.FILES if not settings.path(f"{passwords.SECRETS_DIR}/{name}").exists()]
     checks.append(
-        Check("db-passwords", not missing, "generated" if not missing else f"{', '.join(missing)} not generated yet",
-              "created by `invoke setup` or `invoke up`", blocking=False)
+        Check(
+            "db-passwords",
+            not missing,
+            "generated" if not missing else f"{', '.join(missing)} not generated yet",
+            "created by `invoke setup` or `invoke up`",
+            blocking=False,
+        )
     )
     return checks
 
@@ -301,8 +327,9 @@ def doctor(settings: Settings, host: Host) -> list[Check]:
 
 def ensure_engine(host: Host, out: Printer) -> bool:
     """Make a Docker engine answer; return whether anything changed."""
-    if host.has_docker_cli() and host.engine_version():
-        out(f"ok       engine: Docker {host.engine_version()} answers (left alone)")
+    version = host.engine_version() if host.has_docker_cli() else None
+    if version:
+        out(f"ok       engine: Docker {version} answers (left alone)")
         return False
     reason = why_not_managed(host)
     if reason:
@@ -322,7 +349,7 @@ def ensure_compose(host: Host, out: Printer) -> bool:
     if check.ok:
         out(check.line())
         return False
-    if not (host.is_root() and {"debian", "ubuntu"} & ({host.os_release().get("ID", "")} | set(host.os_release().get("ID_LIKE", "").split()))):
+    if not (host.is_root() and debian_family(host)):
         raise DevloopError(f"{check.detail}: install the docker compose plugin (https://docs.docker.com/compose/install/)")
     if host.os_release().get("ID") == "ubuntu":
         out("fixing   compose: installing docker-compose-v2")

@@ -275,4 +275,3 @@ def running_stack(settings: Settings, **kwargs: Any) -> Stack:
     probe = Stack(settings, **kwargs)
     mode = probe.running_mode()
     return probe if mode == "normal" else Stack(settings, mode=mode, **kwargs)
-

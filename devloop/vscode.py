@@ -21,6 +21,7 @@ _VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}|\$(\w+)")
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:
     """Expand ${VAR}, ${VAR:-default} and $VAR the way Compose does for these files."""
+
     def expand(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(3)
         return env.get(name) or (match.group(2) or "")
@@ -65,14 +66,14 @@ def launch_config(root: Path, env: Mapping[str, str] | None = None) -> dict[str,
     base = _load(root / BASE_FILE).get("services", {})
     debug = _load(root / DEBUG_FILE).get("services", {})
     for name, svc in debug.items():
-        for spec in svc.get("ports", []):
+        for spec in svc.get("ports") or []:
             published = _published(spec, env)
             if published and published[2] == DEBUGPY_PORT:
                 host_ip, host_port, _ = published
                 break
         else:
             continue
-        mounts = [m for m in (_bind(v, env) for v in base.get(name, {}).get("volumes", [])) if m]
+        mounts = [m for m in (_bind(v, env) for v in base.get(name, {}).get("volumes") or []) if m]
         if not mounts:
             raise DevloopError(f"service {name} in {BASE_FILE} has no bind mount of its source to map breakpoints through")
         source, target = mounts[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import socket
@@ -93,6 +94,7 @@ class Connection:
 
     def event(self, name: str, timeout: float = 30) -> dict[str, Any]:
         """Wait for (and consume) the next event of that name; return its body."""
+
         def first() -> dict[str, Any] | None:
             return next((e for e in self._events if e.get("event") == name), None)
 
@@ -107,18 +109,21 @@ class Connection:
 
     def close(self) -> None:
         """Close the connection."""
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 def attach(host: str, port: int, config: dict[str, Any], breakpoints: dict[str, list[int]]) -> Connection:
     """Connect, attach with a launch.json-like config, set breakpoints, finish configuration."""
     conn = Connection(host, port)
     conn.request(
-        "initialize", adapterID="debugpy", clientID="devloop-tests", pathFormat="path",
-        linesStartAt1=True, columnsStartAt1=True, supportsRunInTerminalRequest=False,
+        "initialize",
+        adapterID="debugpy",
+        clientID="devloop-tests",
+        pathFormat="path",
+        linesStartAt1=True,
+        columnsStartAt1=True,
+        supportsRunInTerminalRequest=False,
     )
     attach_seq = conn.send("attach", **config)
     conn.event("initialized")

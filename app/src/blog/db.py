@@ -1,5 +1,6 @@
 """All database access: one connection per request, closed on teardown."""
 
+import contextlib
 from typing import Any, Protocol
 
 import mysql.connector
@@ -46,10 +47,9 @@ def close_db(_exc: BaseException | None = None) -> None:
     """Close this request's connection, if one was opened."""
     conn = g.pop("db", None)
     if conn is not None:
-        try:
+        # A connection the server already dropped has nothing left to close.
+        with contextlib.suppress(mysql.connector.Error):
             conn.close()
-        except mysql.connector.Error:
-            pass  # A connection the server already dropped has nothing left to close.
 
 
 def _query(sql: str, params: tuple[Any, ...] = (), *, commit: bool = False) -> list[tuple[Any, ...]]:

@@ -19,7 +19,7 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 def validate_title(body: Any) -> str:
     """Return the title of a POST body, or raise ValueError saying what is wrong."""
     if not isinstance(body, dict):
-        raise ValueError("body must be a JSON object like {\"title\": \"...\"}")
+        raise ValueError('body must be a JSON object like {"title": "..."}')
     title = body.get("title")
     if not isinstance(title, str):
         raise ValueError("title must be a string")

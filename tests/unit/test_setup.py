@@ -1,0 +1,198 @@
+"""setup/doctor decisions, through a fake host: what is fixed, what is refused, and how."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devloop import settings, setup
+from devloop.errors import DevloopError
+
+DEBIAN = {"ID": "debian", "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)"}
+
+
+class FakeHost(setup.Host):
+    """A scriptable machine that records what setup did to it."""
+
+    def __init__(self, **state: object) -> None:
+        self.engine = state.get("engine", "20.10.24")
+        self.compose = state.get("compose", (2, 26, 1))
+        self.root = state.get("root", True)
+        self.release = state.get("release", DEBIAN)
+        self.local = set(state.get("local", ()))  # type: ignore[arg-type]
+        self.pullable = set(state.get("pullable", ()))  # type: ignore[arg-type]
+        self.env_host = state.get("docker_host", "")
+        self.dockerd = state.get("dockerd", True)
+        self.files = set(state.get("files", ()))  # type: ignore[arg-type]
+        self.actions: list[str] = []
+
+    def docker_host(self) -> str:
+        return str(self.env_host)
+
+    def docker_context(self) -> str:
+        return "default"
+
+    def has_docker_cli(self) -> bool:
+        return True
+
+    def engine_version(self) -> str | None:
+        return self.engine  # type: ignore[return-value]
+
+    def compose_version(self):  # type: ignore[no-untyped-def]
+        return self.compose
+
+    def is_root(self) -> bool:
+        return bool(self.root)
+
+    def os_release(self) -> dict[str, str]:
+        return dict(self.release)  # type: ignore[arg-type]
+
+    def has_dockerd(self) -> bool:
+        return bool(self.dockerd)
+
+    def image_local(self, name: str) -> bool:
+        return name in self.local
+
+    def pull(self, name: str) -> bool:
+        self.actions.append(f"pull {name}")
+        if name in self.pullable:
+            self.local.add(name)
+            return True
+        return False
+
+    def file_exists(self, path: str) -> bool:
+        return path in self.files
+
+    def apt_mirror(self) -> str | None:
+        return "http://deb.debian.org/debian"
+
+    def apt_install(self, *packages: str) -> None:
+        self.actions.append(f"apt {' '.join(packages)}")
+        self.dockerd = True
+
+    def start_engine(self) -> None:
+        self.actions.append("start engine")
+        self.engine = "20.10.24"
+
+    def install_compose_from_debian(self, mirror: str) -> None:
+        self.actions.append("install compose")
+        self.compose = (2, 26, 1)
+
+    def build_base(self, mirror: str) -> None:
+        self.actions.append(f"build {setup.BASE_IMAGE}")
+        self.local.add(setup.BASE_IMAGE)
+
+    def build_standin(self, standin: setup.Standin, root: Path) -> None:
+        self.actions.append(f"build {standin.image}")
+        self.local.add(standin.image)
+
+
+OFFICIAL = {"python:3.12-slim", "mysql:8.4", "nginx:1.27-alpine"}
+STANDINS = {s.image for s in setup.STANDINS.values()}
+
+
+def run(project: Path, host: FakeHost) -> tuple[list[str], list[str]]:
+    lines: list[str] = []
+    changed = setup.setup(settings.load(project, environ={}), host, lines.append, environ={})
+    return changed, lines
+
+
+def test_a_ready_machine_changes_nothing(project: Path) -> None:
+    host = FakeHost(local=OFFICIAL)
+    changed, lines = run(project, host)
+    assert changed == ["db passwords"]  # the only thing a fresh clone lacks
+    assert host.actions == []
+    assert run(project, host)[0] == []
+    assert "left alone" in lines[0]
+
+
+def test_no_engine_on_debian_as_root_installs_and_starts_one(project: Path) -> None:
+    host = FakeHost(engine=None, dockerd=False, compose=None, local=OFFICIAL)
+    changed, _ = run(project, host)
+    assert host.actions[:3] == ["apt docker.io iptables ca-certificates", "start engine", "install compose"]
+    assert changed[:2] == ["engine", "compose"]
+
+
+def test_an_installed_but_stopped_engine_is_only_started(project: Path) -> None:
+    host = FakeHost(engine=None, local=OFFICIAL)
+    run(project, host)
+    assert host.actions == ["start engine"]
+
+
+def test_no_engine_and_not_root_says_what_to_do(project: Path) -> None:
+    with pytest.raises(DevloopError, match="needs root"):
+        run(project, FakeHost(engine=None, root=False))
+
+
+def test_no_engine_off_debian_says_what_to_install(project: Path) -> None:
+    host = FakeHost(engine=None, release={"ID": "fedora", "PRETTY_NAME": "Fedora 41"})
+    with pytest.raises(DevloopError, match=r"Fedora 41 is not Debian/Ubuntu: install Docker"):
+        run(project, host)
+    assert host.actions == []
+
+
+def test_an_unanswering_docker_host_is_not_replaced_by_a_local_engine(project: Path) -> None:
+    host = FakeHost(engine=None, docker_host="unix:///nonexistent.sock")
+    with pytest.raises(DevloopError, match=r"DOCKER_HOST=unix:///nonexistent.sock is set and does not answer"):
+        run(project, host)
+    assert host.actions == []
+
+
+def test_too_old_compose_is_replaced_on_debian(project: Path) -> None:
+    host = FakeHost(compose=(2, 20, 2), local=OFFICIAL)
+    run(project, host)
+    assert host.actions == ["install compose"]
+
+
+def test_too_old_compose_elsewhere_is_a_clear_error(project: Path) -> None:
+    with pytest.raises(DevloopError, match=r"2.20.2 is older than 2.22.0: install the docker compose plugin"):
+        run(project, FakeHost(compose=(2, 20, 2), root=False))
+
+
+def test_pullable_official_images_are_pulled_and_nothing_is_built(project: Path) -> None:
+    host = FakeHost(pullable=OFFICIAL)
+    run(project, host)
+    assert sorted(a for a in host.actions if a.startswith("build")) == []
+    assert not (project / ".env").exists() or "IMAGE" not in (project / ".env").read_text()
+
+
+def test_without_a_registry_stand_ins_are_built_and_recorded(project: Path) -> None:
+    host = FakeHost()
+    changed, _ = run(project, host)
+    built = [a for a in host.actions if a.startswith("build")]
+    assert built[0] == f"build {setup.BASE_IMAGE}"
+    assert set(built[1:]) == {f"build {image}" for image in STANDINS}
+    recorded = settings.read_env_file(project / ".env")
+    assert recorded["PYTHON_IMAGE"] == "standin/python:3.11-bookworm"
+    assert recorded["MYSQL_IMAGE"] == "standin/mysql-mariadb:10.11-bookworm"
+    assert any(".env" in c for c in changed)
+    host.actions.clear()
+    assert run(project, host)[0] == []
+    assert host.actions == []
+
+
+def test_an_explicit_image_that_cannot_be_had_is_an_error_not_a_stand_in(project: Path) -> None:
+    (project / ".env").write_text("PYTHON_IMAGE=registry.example/python:custom\n")
+    with pytest.raises(DevloopError, match=r"PYTHON_IMAGE=registry.example/python:custom is neither local nor pullable"):
+        run(project, FakeHost(local={"mysql:8.4", "nginx:1.27-alpine"}))
+
+
+def test_the_host_ca_bundle_is_recorded_when_present(project: Path) -> None:
+    host = FakeHost(local=OFFICIAL, files={"/etc/ssl/certs/ca-certificates.crt"})
+    run(project, host)
+    assert settings.read_env_file(project / ".env")["CA_BUNDLE"] == "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_doctor_without_engine_blocks_and_says_how_to_fix(project: Path) -> None:
+    checks = setup.doctor(settings.load(project, environ={}), FakeHost(engine=None, docker_host="unix:///nonexistent.sock"))
+    assert not checks[0].ok and checks[0].blocking
+    assert checks[0].line().startswith("problem  engine: no Docker engine answers -> DOCKER_HOST=unix:///nonexistent.sock")
+
+
+def test_doctor_reports_missing_images_as_blocking(project: Path) -> None:
+    checks = setup.doctor(settings.load(project, environ={}), FakeHost(local={"mysql:8.4", "nginx:1.27-alpine"}))
+    by_name = {c.name: c for c in checks}
+    assert not by_name["PYTHON_IMAGE"].ok and by_name["PYTHON_IMAGE"].blocking
+    assert by_name["MYSQL_IMAGE"].ok
+    assert not by_name["db-passwords"].blocking

@@ -1,0 +1,127 @@
+"""The tasks: their help, and their refusals (clear one line, exit 1, nothing started)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from typing import Any, ClassVar
+
+import pytest
+from invoke import Exit, MockContext
+
+import tasks
+from devloop import engine, settings
+from devloop.stack import Stack
+
+from .conftest import ROOT
+
+
+class RecordingStack:
+    """Stands in for Stack and records what a task asked of it."""
+
+    calls: ClassVar[list[str]] = []
+
+    def __init__(self, settings: settings.Settings, mode: str = "normal") -> None:
+        self.settings, self.mode = settings, mode
+        RecordingStack.calls.append(f"init {mode}")
+
+    def __getattr__(self, name: str) -> Any:
+        def record(*args: Any, **kwargs: Any) -> Any:
+            RecordingStack.calls.append(name)
+            return []
+
+        return record
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    RecordingStack.calls = []
+    monkeypatch.setattr(tasks, "Stack", RecordingStack)
+    return RecordingStack.calls
+
+
+def test_list_shows_every_task_with_one_line_help() -> None:
+    out = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in ("setup", "doctor", "build", "up", "down", "logs", "reload", "debug", "status", "shell", "vscode"):
+        assert f"  {name} " in out
+
+
+def test_help_documents_every_flag_of_up() -> None:
+    out = subprocess.run([sys.executable, "-m", "invoke", "--help", "up"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "--build" in out and "--debug" in out
+
+
+def test_down_volumes_without_tty_refuses_and_stops_nothing(recorded: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    with pytest.raises(Exit, match="pass --yes"):
+        tasks.down(MockContext(), volumes=True)
+    assert "down" not in recorded
+
+
+def test_down_volumes_asks_on_a_tty_and_no_keeps_everything(recorded: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    with pytest.raises(Exit, match="nothing done"):
+        tasks.down(MockContext(), volumes=True)
+    assert "down" not in recorded
+
+
+def test_down_volumes_yes_deletes_without_asking(recorded: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("asked"))
+    tasks.down(MockContext(), volumes=True, yes=True)
+    assert "down" in recorded
+
+
+def test_plain_down_keeps_data(recorded: list[str]) -> None:
+    tasks.down(MockContext())
+    assert recorded[-1] == "down"
+
+
+def test_bad_tail_is_one_line(recorded: list[str]) -> None:
+    with pytest.raises(Exit, match=r"--tail must be a number or 'all'"):
+        tasks.logs(MockContext(), tail="lots")
+
+
+def test_bad_target_is_one_line(recorded: list[str]) -> None:
+    with pytest.raises(Exit, match="--target must be dev or prod"):
+        tasks.build(MockContext(), target="staging")
+    assert recorded == []
+
+
+def test_debug_wait_selects_the_wait_mode(recorded: list[str]) -> None:
+    tasks.debug(MockContext(), wait=True)
+    assert recorded[:3] == ["init debug-wait", "up", "wait_for_debugger"]
+
+
+class PortStack(Stack):
+    """A Stack whose engine reports no containers of ours."""
+
+    def states(self) -> dict[str, engine.ServiceState]:
+        return {}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_taken_port_names_the_port_and_its_setting(project: Any) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        stack = PortStack(settings.load(project, environ={"WEB_PORT": str(port), "APP_PORT": str(free_port())}))
+        with pytest.raises(Exception, match=rf"port {port} on 127.0.0.1 is already in use \(WEB_PORT\).*set WEB_PORT"):
+            stack.check_ports()
+
+
+def test_debug_mode_also_checks_the_debug_port(project: Any) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        s = settings.load(project, environ={"DEBUG_PORT": str(port), "APP_PORT": "1", "WEB_PORT": "1"})
+        assert "DEBUG_PORT" not in PortStack(s, mode="normal").wanted_ports()
+        assert PortStack(s, mode="debug").wanted_ports()["DEBUG_PORT"] == port
