@@ -86,7 +86,8 @@ class ServiceState:
 
 def containers(client: docker.DockerClient, project: str) -> dict[str, Container]:
     """Return the project's containers by service name (stopped ones included)."""
-    found = client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+    # ignore_removed: Compose may remove a container between the listing and its inspection.
+    found = client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}, ignore_removed=True)
     return {c.labels.get(SERVICE_LABEL, c.name): c for c in found}
 
 

@@ -15,7 +15,7 @@ class DevloopError(Exception):
 
 
 def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a DevloopError (or Ctrl-C) raised by a task into a one-line error and exit 1."""
+    """Turn a DevloopError, an engine error or Ctrl-C raised by a task into a one-line error and exit 1."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -23,6 +23,11 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except DevloopError as exc:
             raise Exit(f"error: {exc}") from None
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] not in ("docker", "requests", "urllib3"):
+                raise
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Exit(f"error: the Docker engine: {first_line}") from None
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
 

@@ -25,6 +25,8 @@ Printer = Callable[[str], None]
 MODES = ("normal", "debug", "debug-wait")
 DEBUGPY_PORT = 5678  # inside the container; DEBUG_PORT moves the host side
 URL_SERVICES = {"app": "app", "web": "web"}
+# A service that reloads its code on this signal (the dev server: SIGHUP) needs no container restart.
+RELOAD_SIGNAL_LABEL = "devloop.reload-signal"
 
 
 def files_for(settings: Settings, mode: str) -> tuple[str, ...]:
@@ -227,11 +229,20 @@ class Stack:
         if todo.rebuild or todo.recreate:
             self.check_ports()
             self._start(300, {s for s, st in states.items() if st.status == "running"})
-        if todo.restart:
-            self.compose.check(self.compose.capture("restart", *todo.restart), "docker compose restart")
-            self._start(300, set(states))
+        for name in todo.restart:
+            self.restart_process(name)
         reload.save(self.settings.root, self.settings.project, current)
         return todo
+
+    def restart_process(self, service: str) -> None:
+        """Restart a service's process: by its reload signal if it declares one, else the container."""
+        labels = self.compose.model()["services"][service].get("labels") or {}
+        signal = labels.get(RELOAD_SIGNAL_LABEL)
+        if signal:
+            self.compose.check(self.compose.capture("kill", "--signal", signal, service), f"signalling {service}")
+        else:
+            self.compose.check(self.compose.capture("restart", service), "docker compose restart")
+            self._start(300, {service})
 
     def status(self) -> list[str]:
         """Return one line per service: state, health, ports, mode, image freshness."""

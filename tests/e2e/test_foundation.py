@@ -1,0 +1,73 @@
+"""The foundation, for real: Compose v2, the base images, and pip through the CA build secret."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from devloop import compose, settings
+
+from .conftest import Project
+
+PIP_THROUGH_CA = """\
+ARG PYTHON_IMAGE
+FROM ${PYTHON_IMAGE}
+RUN --mount=type=secret,id=ca,required=false \\
+    PIP_CERT=$( [ -s /run/secrets/ca ] && echo /run/secrets/ca ) pip install --no-cache-dir six==1.16.0 \\
+ && python -c "import six"
+"""
+
+
+def test_compose_v2_is_at_least_2_22() -> None:
+    assert compose.require_version(compose.Cli()) >= (2, 22, 0)
+
+
+def test_doctor_finds_nothing_that_blocks_up(project: Project) -> None:
+    done = project.invoke("doctor")
+    assert "problem" not in done.stdout
+    assert done.stdout.count("ok ") >= 6
+
+
+def test_every_base_image_is_on_the_engine(project: Project) -> None:
+    resolved = settings.load(project.root, environ={})
+    for name in resolved.images.values():
+        assert project.client.images.get(name).id
+
+
+def test_python_image_pip_installs_through_the_ca_secret_without_keeping_it(project: Project, tmp_path: Path) -> None:
+    resolved = settings.load(project.root, environ={})
+    if not resolved.ca_bundle:
+        pytest.fail("no CA bundle recorded: `invoke setup` should have found the host's")
+    (tmp_path / "Dockerfile").write_text(PIP_THROUGH_CA)
+    tag = f"e2e-pip-ca:{uuid.uuid4().hex[:8]}"
+    build = subprocess.run(
+        [
+            "docker",
+            "build",
+            "--no-cache",
+            "--progress=plain",
+            "--secret",
+            f"id=ca,src={resolved.ca_bundle}",
+            "--build-arg",
+            f"PYTHON_IMAGE={resolved.python_image}",
+            "-t",
+            tag,
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
+    try:
+        assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+        image = project.client.images.get(tag)
+        assert "BEGIN CERTIFICATE" not in str(image.history())
+        leftover = project.client.containers.run(tag, ["sh", "-c", "ls /run/secrets 2>/dev/null | wc -l"], remove=True)
+        assert leftover.decode().strip() == "0"
+    finally:
+        subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True, check=False)
