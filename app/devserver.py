@@ -1,10 +1,12 @@
 """The dev image's server: serves the Flask app from /code and reloads it on every save, fast.
 
 Part of the tooling, not of the app (that is src/). A long-lived parent holds the listening
-socket and has already imported Flask and the app's dependencies; on a change it kills the
-serving child and forks a fresh one, which imports only the user's code. Connections that
-arrive meanwhile wait in the socket's backlog, so none is refused and none is answered by
-the old code once the new child serves.
+socket and has already imported Flask and the app's dependencies. It keeps a spare child
+forked ahead of time (and, under debugpy, already attached to the debugger) that has imported
+nothing of the user's. On a change the serving child stops accepting (it finishes the
+requests it has) and the spare imports the code on disk and serves; then a new spare is
+forked. Connections that arrive meanwhile wait in the socket's backlog, so none is refused
+and none accepted after the save is answered by the old code.
 
 - Changes: inotify on the source tree only (no polling of sys.path); on mounts where inotify
   does not see the host's writes (Docker Desktop's file sharing, WSL2 drives) it also polls
@@ -26,19 +28,25 @@ import ctypes
 import errno
 import os
 import select
+import selectors
 import signal
 import socket
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SOURCE = Path(os.environ.get("DEVSERVER_SOURCE", "/code"))
 DEBOUNCE = 0.01  # seconds of quiet after a change before reloading: one save, one reload
 POLL_INTERVAL = 0.5
+RETIRE_TIMEOUT = 0.2  # how long a retiring child may take to stop accepting before it is killed
+DRAIN = 5.0  # how long a retired child may finish the requests it had accepted
+GO = b"g"
 # Filesystems on which the host's writes raise no inotify event inside the container.
 NO_INOTIFY_FS = {"fakeowner", "grpcfuse", "fuse.grpcfuse", "osxfs", "fuse.osxfs", "9p", "drvfs", "cifs", "smb3", "nfs", "nfs4"}
 
@@ -167,25 +175,76 @@ def load_app(no_debugger: bool) -> Any:
         return failing
 
 
-def serve(listener: socket.socket, host: str, port: int, no_debugger: bool, report_fd: int) -> None:
-    """The child: load the app, tell the parent which modules to preload, serve until killed."""
+@dataclass
+class Pipes:
+    """A child's lines to and from the parent (each end as seen from the child's side)."""
+
+    report: int  # child -> parent: the modules to preload
+    control: int  # parent -> child: GO (start serving), then anything: retire
+    ack: int  # child -> parent: "stopped accepting"
+
+
+def serve(listener: socket.socket, host: str, port: int, no_debugger: bool, pipes: Pipes) -> None:
+    """The child: wait for GO, load the app, report its dependencies, serve until told to retire."""
     _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: never outlive the parent
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    # A spare waits here, already forked (and attached to the debugger, if any), with nothing of
+    # the user's code imported yet; GO means "the code on disk now is what to serve".
+    if os.read(pipes.control, 1) != GO:
+        os._exit(0)
     started = time.monotonic()
     app = load_app(no_debugger)
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    server = make_server(host, port, app, threaded=True, fd=listener.fileno())
+    in_flight = InFlight()
+
+    class Handler(WSGIRequestHandler):
+        def handle(self) -> None:
+            with in_flight:
+                super().handle()
+
+    server = make_server(host, port, app, threaded=True, fd=listener.fileno(), request_handler=Handler)
+    listener.close()
     if getattr(app, "pin", None):
         log(f"Werkzeug debugger PIN: {app.pin}")
     log(f"serving {os.environ.get('FLASK_APP', 'the app')} (pid {os.getpid()}, loaded in {1000 * (time.monotonic() - started):.0f} ms)")
     deps = sorted(name for name, mod in list(sys.modules.items()) if _is_dependency(mod))
-    with os.fdopen(report_fd, "w") as report:
+    with os.fdopen(pipes.report, "w") as report:
         report.write("\n".join(deps))
-    server.serve_forever()
+    with selectors.DefaultSelector() as selector:
+        selector.register(server.socket, selectors.EVENT_READ)
+        selector.register(pipes.control, selectors.EVENT_READ)
+        while not any(key.fd == pipes.control for key, _ in selector.select()):
+            server._handle_request_noblock()  # socketserver's accept-and-dispatch step
+    # Retire: accept nothing more (the next child takes the backlog), say so, and let the
+    # requests already accepted finish on the code they started with.
+    server.socket.close()
+    os.write(pipes.ack, b".")
+    in_flight.wait_idle(DRAIN)
+    os._exit(0)
+
+
+class InFlight:
+    """Counts the requests being handled."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.idle = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self.idle:
+            self.count += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self.idle:
+            self.count -= 1
+            self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        """Wait until no request is in flight, or timeout."""
+        with self.idle:
+            self.idle.wait_for(lambda: self.count == 0, timeout)
 
 
 def _is_dependency(module: Any) -> bool:
@@ -206,67 +265,117 @@ def preload(report_fd: int) -> None:
                 continue
 
 
+@dataclass
+class Child:
+    """A forked child, from the parent's side of its pipes."""
+
+    pid: int
+    report: int
+    control: int
+    ack: int
+
+    def fds(self) -> tuple[int, int, int]:
+        """The parent's ends of the child's pipes."""
+        return self.report, self.control, self.ack
+
+
 class Server:
-    """The parent: owns the socket and the watcher, and (re)starts the serving child."""
+    """The parent: owns the socket and the watcher; a serving child and a spare, forked ahead."""
 
     def __init__(self, host: str, port: int, no_debugger: bool) -> None:
         self.host, self.port, self.no_debugger = host, port, no_debugger
         self.listener = socket.create_server((host, port), backlog=128)
         self.listener.set_inheritable(True)
-        self.child = 0
-        self.report_fd = -1
+        self.current: Child | None = None
+        self.spare: Child | None = None
         self.wakeup_fd = -1
 
-    def start_child(self) -> None:
-        """Fork a child that serves the current code."""
-        read_fd, write_fd = os.pipe()
+    def fork_child(self) -> Child:
+        """Fork a child that waits for GO before importing anything of the user's."""
+        report_r, report_w = os.pipe()
+        control_r, control_w = os.pipe()
+        ack_r, ack_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(read_fd)
+            inherited = [fd for c in (self.current, self.spare) if c for fd in c.fds()]
+            for fd in (report_r, control_w, ack_r, *inherited):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             signal.set_wakeup_fd(-1)
             try:
-                serve(self.listener, self.host, self.port, self.no_debugger, write_fd)
+                serve(self.listener, self.host, self.port, self.no_debugger, Pipes(report_w, control_r, ack_w))
             finally:
                 os._exit(1)
-        os.close(write_fd)
-        if self.report_fd >= 0:
-            os.close(self.report_fd)
-        self.child, self.report_fd = pid, read_fd
+        for fd in (report_w, control_r, ack_w):
+            os.close(fd)
+        return Child(pid, report_r, control_w, ack_r)
 
-    def stop_child(self) -> None:
-        """Kill the serving child and reap it."""
-        if self.child:
-            with contextlib.suppress(ChildProcessError, ProcessLookupError):
-                os.kill(self.child, signal.SIGKILL)
-                os.waitpid(self.child, 0)
-            self.child = 0
+    def promote(self) -> None:
+        """Make the spare (or, if there is none yet, a new child) the serving one."""
+        child, self.spare = self.spare or self.fork_child(), None
+        os.write(child.control, GO)
+        self.current = child
+
+    def retire(self, child: Child) -> None:
+        """Make a serving child stop accepting; kill it if it cannot say so at once."""
+        with contextlib.suppress(OSError):
+            os.write(child.control, b".")
+        if not select.select([child.ack], [], [], RETIRE_TIMEOUT)[0] or not os.read(child.ack, 1):
+            # Still loading, paused in a debugger, or hung: it cannot serve stale code if it is gone.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)
+        self.close(child)
+
+    def close(self, child: Child) -> None:
+        """Close the parent's ends of a child's pipes."""
+        for fd in child.fds():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        child.report = child.control = child.ack = -1
+
+    def stop_all(self) -> None:
+        """Kill the children and reap them."""
+        for child in (self.current, self.spare):
+            if child:
+                with contextlib.suppress(ChildProcessError, ProcessLookupError):
+                    os.kill(child.pid, signal.SIGKILL)
+                    os.waitpid(child.pid, 0)
+        self.current = self.spare = None
 
     def reap(self) -> None:
-        """Notice a child that exited by itself (its replacement starts on the next change)."""
+        """Reap exited children; say so when the serving one exited by itself."""
         with contextlib.suppress(ChildProcessError):
             while True:
                 pid, status = os.waitpid(-1, os.WNOHANG)
                 if pid == 0:
                     return
-                if pid == self.child:
-                    self.child = 0
+                if self.current and pid == self.current.pid:
+                    self.close(self.current)
+                    self.current = None
                     log(f"the app process exited ({os.waitstatus_to_exitcode(status)}); save a file to restart it")
+                elif self.spare and pid == self.spare.pid:
+                    self.close(self.spare)
+                    self.spare = None
 
     def reload(self, why: str) -> None:
-        """Replace the serving child."""
+        """Replace the serving child by the spare, which then imports the code on disk now."""
         started = time.monotonic()
-        self.stop_child()
-        self.start_child()
-        log(f"reloading for {why} (old process stopped, new one forked in {1000 * (time.monotonic() - started):.1f} ms)")
+        if self.current:
+            self.retire(self.current)
+        had_spare = self.spare is not None
+        self.promote()
+        how = "spare" if had_spare else "new process"
+        log(f"reloading for {why} (old process retired, {how} told to serve in {1000 * (time.monotonic() - started):.1f} ms)")
 
     def changes(self) -> Iterator[list[str]]:
-        """Yield batches of changes (or SIGHUP), each after DEBOUNCE of quiet."""
+        """Yield batches of changes (or SIGHUP), each after DEBOUNCE of quiet; keep a spare ready."""
         mode = watch_mode(SOURCE)
         inotify = Inotify(SOURCE) if mode in ("inotify", "both") else None
         poller = Poller(SOURCE) if mode in ("poll", "both") else None
         log(f"watching {SOURCE} for changes ({mode})")
         while True:
-            fds = [fd for fd in (inotify.fd if inotify else -1, self.wakeup_fd, self.report_fd) if fd >= 0]
+            report = self.current.report if self.current else -1
+            fds = [fd for fd in (inotify.fd if inotify else -1, self.wakeup_fd, report) if fd >= 0]
             ready = select.select(fds, [], [], POLL_INTERVAL if poller else None)[0]
             changed: list[str] = []
             if self.wakeup_fd in ready:
@@ -275,9 +384,12 @@ class Server:
                     self.reap()
                 if signal.SIGHUP in signals:
                     changed.append("SIGHUP")
-            if self.report_fd in ready:
-                fd, self.report_fd = self.report_fd, -1
-                preload(fd)
+            if self.current and report in ready:
+                # The serving child is up: preload what it imported, then fork the next spare.
+                preload(report)
+                self.current.report = -1
+                if self.spare is None:
+                    self.spare = self.fork_child()
             if inotify and inotify.fd in ready:
                 changed += inotify.changes()
                 deadline = time.monotonic() + 0.5
@@ -301,13 +413,13 @@ class Server:
         signal.signal(signal.SIGHUP, lambda *_: None)  # handled through the wakeup fd
         signal.signal(signal.SIGCHLD, lambda *_: None)
         log(f"listening on http://{self.host}:{self.port}")
-        self.start_child()
+        self.promote()
         try:
             for changed in self.changes():
                 unique = sorted(set(changed))
                 self.reload(", ".join(unique[:3]) + (" ..." if len(unique) > 3 else ""))
         finally:
-            self.stop_child()
+            self.stop_all()
 
 
 def _stop(_signum: int, _frame: Any) -> None:

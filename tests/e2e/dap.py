@@ -107,6 +107,25 @@ class Connection:
             self._events.remove(found)
             return found.get("body") or {}
 
+    def take(self, name: str) -> dict[str, Any] | None:
+        """Consume and return a pending event of that name's body, if one has come."""
+        with self._cond:
+            found = next((e for e in self._events if e.get("event") == name), None)
+            if found is None:
+                return None
+            self._events.remove(found)
+            return found.get("body") or {}
+
+    def peek(self, name: str, timeout: float = 10) -> dict[str, Any]:
+        """Wait for an event of that name and return its body, leaving it queued."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: any(e.get("event") == name for e in self._events) or self._closed, timeout):
+                raise DapError(f"no {name!r} event within {timeout}s")
+            found = next((e for e in self._events if e.get("event") == name), None)
+            if found is None:
+                raise DapError(f"connection closed while waiting for {name!r}")
+            return found.get("body") or {}
+
     def close(self) -> None:
         """Close the connection."""
         with contextlib.suppress(OSError):
@@ -139,3 +158,65 @@ def frame_variables(conn: Connection, frame_id: int) -> dict[str, str]:
     scopes = conn.request("scopes", frameId=frame_id)["scopes"]
     local = next(s for s in scopes if s["name"].lower().startswith("locals"))
     return {v["name"]: v["value"] for v in conn.request("variables", variablesReference=local["variablesReference"])["variables"]}
+
+
+class Session:
+    """VS Code's side of a debug session: the root attach, and every process it reports.
+
+    Each `debugpyAttach` event (a new process: a reloaded child, a spare) is attached at
+    once, in a background thread, with the same breakpoints, as VS Code does.
+    """
+
+    def __init__(self, host: str, port: int, config: dict[str, Any], breakpoints: dict[str, list[int]]) -> None:
+        self.host, self.port, self.breakpoints = host, port, breakpoints
+        self.root = attach(host, port, config, breakpoints)
+        self.children: list[Connection] = []
+        self.failures: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            try:
+                event = self.root.event("debugpyAttach", timeout=0.2)
+            except DapError:
+                continue
+            try:
+                child = attach(self.host, self.port, event, self.breakpoints)
+            except (DapError, OSError) as exc:
+                self.failures.append(f"{event.get('subProcessId')}: {exc}")
+                continue  # the process ended before it could be attached (a retired child)
+            with self._lock:
+                self.children.append(child)
+
+    def attached(self) -> int:
+        """How many processes have been attached so far."""
+        with self._lock:
+            return len(self.children)
+
+    def stopped(self, timeout: float = 30) -> tuple[Connection, dict[str, Any]]:
+        """Wait until any attached process stops; return its connection and the event."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                children = list(self.children)
+            for child in children:
+                event = child.take("stopped")
+                if event is not None:
+                    return child, event
+            time.sleep(0.02)
+        raise DapError(f"no process stopped within {timeout}s ({len(self.children)} attached, failed: {self.failures})")
+
+    def close(self) -> None:
+        """Disconnect like VS Code's stop button (the app keeps running); safe to call twice."""
+        self._stop.set()
+        self._thread.join(5)
+        with self._lock:
+            connections = [*self.children, self.root]
+            self.children = []
+        for conn in connections:
+            with contextlib.suppress(DapError, OSError):
+                conn.request("disconnect", timeout=3)
+            conn.close()

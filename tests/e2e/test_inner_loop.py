@@ -5,7 +5,6 @@ The cases share one stack and run in file order; each one leaves it as the next 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
@@ -81,59 +80,49 @@ def test_a_saved_syntax_error_keeps_the_container_up_and_the_fix_is_served(proje
 
 
 class DebugSession:
-    """VS Code's side of 'Python: Remote Attach', driven from the launch.json in the copy."""
+    """VS Code's side of 'Python: Remote Attach', from the launch.json in the copy."""
 
     def __init__(self, project: Project, config: dict[str, Any]) -> None:
         self.project = project
-        self.host = config["connect"]["host"]
-        self.port = config["connect"]["port"]
         self.source = str(project.root / VIEWS)
-        self.line = self._line_of(LIST_LINE) + 1
-        self.config = {k: v for k, v in config.items() if k != "connect"}
-        self.config["pathMappings"] = [
+        self.line = Path(self.source).read_text().splitlines().index(LIST_LINE) + 2  # the line after it
+        attach = {k: v for k, v in config.items() if k != "connect"}
+        attach["pathMappings"] = [
             {"localRoot": m["localRoot"].replace("${workspaceFolder}", str(project.root)), "remoteRoot": m["remoteRoot"]}
             for m in config["pathMappings"]
         ]
-        self.breakpoints = {self.source: [self.line]}
-        self.root = dap.attach(self.host, self.port, self.config, self.breakpoints)
-        self.children: list[dap.Connection] = []
+        self.dap = dap.Session(config["connect"]["host"], config["connect"]["port"], attach, {self.source: [self.line]})
 
-    def _line_of(self, text: str) -> int:
-        lines = Path(self.project.root / VIEWS).read_text().splitlines()
-        return lines.index(text) + 1
+    def hit_breakpoint(self) -> tuple[int, str, int, dict[str, str], dict[str, Any]]:
+        """Request /blogs until it stops at the breakpoint (the attach of a process that already
+        serves may still be under way), read the frame, continue; return what was seen."""
+        for _ in range(20):
+            answer: dict[str, Any] = {}
 
-    def attach_child(self, timeout: float = 30) -> dap.Connection:
-        """Attach to the next child process the reloader starts (the debugpyAttach event)."""
-        event = self.root.event("debugpyAttach", timeout=timeout)
-        child = dap.attach(self.host, self.port, event, self.breakpoints)
-        self.children.append(child)
-        return child
+            def request(answer: dict[str, Any] = answer) -> None:
+                with urllib.request.urlopen(self.project.url("/blogs"), timeout=60) as response:
+                    answer["status"], answer["body"] = response.status, json.loads(response.read())
 
-    def hit_breakpoint(self, child: dap.Connection) -> tuple[str, int, dict[str, str], dict[str, Any]]:
-        """Request /blogs, stop at the breakpoint, read the frame, continue; return what was seen."""
-        answer: dict[str, Any] = {}
-
-        def request() -> None:
-            with urllib.request.urlopen(self.project.url("/blogs"), timeout=60) as response:
-                answer["status"], answer["body"] = response.status, json.loads(response.read())
-
-        thread = threading.Thread(target=request, daemon=True)
-        thread.start()
-        stopped = child.event("stopped", timeout=30)
-        frame = child.request("stackTrace", threadId=stopped["threadId"], levels=1)["stackFrames"][0]
-        variables = dap.frame_variables(child, frame["id"])
-        assert not answer, "the request completed while stopped at the breakpoint"
-        child.request("continue", threadId=stopped["threadId"])
-        thread.join(30)
-        return frame["source"]["path"], frame["line"], variables, answer
+            thread = threading.Thread(target=request, daemon=True)
+            thread.start()
+            try:
+                child, stopped = self.dap.stopped(timeout=2)
+            except dap.DapError:
+                thread.join(30)
+                assert answer, "the request neither stopped nor completed"
+                continue
+            frame = child.request("stackTrace", threadId=stopped["threadId"], levels=1)["stackFrames"][0]
+            variables = dap.frame_variables(child, frame["id"])
+            assert not answer, "the request completed while stopped at the breakpoint"
+            child.request("continue", threadId=stopped["threadId"])
+            thread.join(30)
+            pid = child.peek("process")["systemProcessId"]
+            return pid, frame["source"]["path"], frame["line"], variables, answer
+        raise AssertionError("the breakpoint was never hit")
 
     def close(self) -> None:
-        """Disconnect like VS Code's stop button (the app keeps running); safe to call twice."""
-        for conn in [*self.children, self.root]:
-            with contextlib.suppress(dap.DapError, OSError):
-                conn.request("disconnect", timeout=5)
-            conn.close()
-        self.children = []
+        """Detach from every process."""
+        self.dap.close()
 
 
 @pytest.fixture(scope="module")
@@ -153,19 +142,20 @@ def debugger(project: Project) -> Iterator[DebugSession]:
 
 
 def test_debugger_attaches_stops_at_the_breakpoint_reads_a_variable_and_continues(project: Project, debugger: DebugSession) -> None:
-    child = debugger.attach_child()
-    path, line, variables, answer = debugger.hit_breakpoint(child)
+    _pid, path, line, variables, answer = debugger.hit_breakpoint()
     assert (path, line) == (debugger.source, debugger.line)
     assert "Blog post #1" in variables["titles"]
     assert answer["status"] == 200 and "Blog post #1" in answer["body"]["response"]
 
 
 def test_debugger_stays_attached_across_a_hot_reload_and_stops_in_the_new_code(project: Project, debugger: DebugSession) -> None:
-    before = identity(project)
+    before, first_pid = identity(project), debugger.hit_breakpoint()[0]
+    attached = debugger.dap.attached()
     project.edit(VIEWS, LIST_LINE, LIST_LINE + ' + ["reloaded"]')
     try:
-        child = debugger.attach_child(timeout=30)
-        path, line, variables, answer = debugger.hit_breakpoint(child)
+        wait_until(lambda: debugger.dap.attached() > attached, timeout=30, what="a new process attached (debugpyAttach)")
+        pid, path, line, variables, answer = debugger.hit_breakpoint()
+        assert pid != first_pid, "the breakpoint was hit by the process from before the reload"
         assert (path, line) == (debugger.source, debugger.line)
         assert "'reloaded'" in variables["titles"]
         assert answer["body"]["response"][-1] == "reloaded"

@@ -1,0 +1,186 @@
+"""`nox -s bench`: the inner loop, measured side by side with what users would use instead.
+
+One run, one machine, one copy of the project (its own compose project and free ports):
+edit-to-served for our dev server, Werkzeug's stock reloader, `docker compose watch`
+(sync+restart) and the restart floor, with and without a debugger attached; a warm
+`invoke up` against `docker compose up --wait`; `invoke reload` against
+`docker compose restart app`; idle CPU. Writes docs/benchmarks.{md,json,png}.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from devloop import engine
+
+from ..harness import ROOT, Project, copy_project, wait_until
+from . import measure, report
+
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+UP_RUNS = int(os.environ.get("BENCH_UP_RUNS", "5"))
+FLASK_RUN = ["python", "-m", "flask", "run", "--host", "0.0.0.0", "--port", "5000"]
+
+STOCK = f"""
+# (b) The stock Flask reloader: `flask run --debug` (Werkzeug's default reloader), same image and mount.
+services:
+  app:
+    command: {[*FLASK_RUN[:4], "--debug", *FLASK_RUN[4:]]}
+"""
+
+STOCK_DEBUG = f"""
+# (b) under debugpy, the way VS Code's docs run it: debugpy's CLI around `flask run --debug`.
+services:
+  app:
+    command: {["python", "-m", "debugpy", "--listen", "0.0.0.0:5678", "-m", *FLASK_RUN[2:4], "--debug", "--no-debugger", *FLASK_RUN[4:]]}
+"""
+
+WATCH = """
+# (c) `docker compose watch` with sync+restart, as its docs recommend: source copied into the image,
+# no bind mount, a fast stop (init: true). As root: this engine's (20.10) `docker cp`, which sync
+# uses, looks a non-root container user up on the host and fails.
+services:
+  app:
+    user: root
+    image: {image}
+    build:
+      dockerfile_inline: |
+        FROM {dev_image} AS dev
+        COPY --chown=app:app src/ /code/
+    command: {command}
+    init: true
+    volumes: !reset []
+    develop:
+      watch:
+        - action: sync+restart
+          path: ./app/src
+          target: /code
+"""
+
+
+def served(project: Project) -> bool:
+    """Whether the app answers GET / with the original text."""
+    return measure.response_of(project.ports["APP_PORT"]) == measure.ORIGINAL
+
+
+def switch(project: Project, files: list[str]) -> None:
+    """Recreate the app with other compose files; wait until it serves."""
+    measure.compose(project, files, "up", "--detach", "--wait", "--no-deps", "app")
+    wait_until(lambda: served(project), timeout=60, what="app serving")
+
+
+def wait_debugger(project: Project) -> None:
+    """Wait until debugpy listens in the app container (without using up its connection)."""
+    container = project.client.containers.get(project.app().container_id)
+    wait_until(lambda: 5678 in engine.listening(container), timeout=60, what="debugpy listening")
+
+
+def debug_run(project: Project, results: dict[str, list[float]], key: str) -> None:
+    """Measure edit-to-served with a debugger attached that follows every reload."""
+    attached = measure.attach_like_vscode(project)
+    try:
+        time.sleep(1)
+        results[key] = measure.edit_to_served(project, RUNS)
+    finally:
+        attached.close()
+
+
+def watch_run(project: Project, results: dict[str, list[float]]) -> None:
+    """Measure edit-to-served under `docker compose watch` (sync+restart)."""
+    overlay = measure.write(
+        project,
+        "watch.yml",
+        WATCH.format(image=f"{project.name}-app-watch:dev", dev_image=f"{project.name}-app:dev", command=FLASK_RUN),
+    )
+    measure.compose(project, [overlay], "build", "app")
+    switch(project, [overlay])
+    watcher = measure.compose_for(project, [overlay]).start("watch", "--no-up", "app")
+    try:
+        time.sleep(3)  # compose prints nothing reliable when its watch is armed
+        results["compose_watch"] = measure.edit_to_served(project, RUNS)
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
+
+
+def up_runs(project: Project) -> dict[str, list[float]]:
+    """Warm start (images built, volume present): `invoke up` vs `docker compose up --wait`, alternating."""
+    ours: list[float] = []
+    plain: list[float] = []
+    for _ in range(UP_RUNS):
+        project.invoke("down")
+        ours.append(measure.timed(lambda: project.invoke("up"), lambda: served(project)))
+        project.invoke("down")
+        plain.append(measure.timed(lambda: measure.compose(project, [], "up", "--detach", "--wait"), lambda: served(project)))
+    return {"ours": ours, "compose": plain}
+
+
+def reload_runs(project: Project) -> dict[str, list[float]]:
+    """A source-only change applied by `invoke reload` vs `docker compose restart app`."""
+    path = project.root / measure.VIEWS
+    original = path.read_text()
+    port = project.ports["APP_PORT"]
+    ours: list[float] = []
+    plain: list[float] = []
+    try:
+        for n in range(UP_RUNS):
+            for samples, action in (
+                (ours, lambda: project.invoke("reload")),
+                (plain, lambda: measure.compose(project, [], "restart", "app")),
+            ):
+                marker = f"Hello, reload {n} {len(samples)} {time.time_ns()}"
+                path.write_text(original.replace(measure.ORIGINAL, marker))
+                samples.append(measure.timed(action, lambda m=marker: measure.response_of(port) == m))
+                time.sleep(measure.SETTLE)
+    finally:
+        path.write_text(original)
+        project.invoke("reload")
+    return {"ours": ours, "compose_restart": plain}
+
+
+def main() -> int:
+    """Run every measurement, print the table, write docs/benchmarks.*."""
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="devloop-bench-"))
+    project = copy_project(work / "blog", prefix="bench")
+    latency: dict[str, list[float]] = {}
+    other: dict[str, dict[str, list[float]]] = {}
+    cpu: dict[str, float] = {}
+    try:
+        print("bench: starting the stack", flush=True)
+        project.invoke("up")
+        print("bench: edit-to-served, ours", flush=True)
+        latency["ours"] = measure.edit_to_served(project, RUNS)
+        latency["floor"] = measure.restart_floor(project, RUNS)
+        cpu["ours"] = measure.idle_cpu_percent(project)
+        print("bench: invoke reload vs docker compose restart", flush=True)
+        other["reload_source"] = reload_runs(project)
+        print("bench: warm up", flush=True)
+        other["up_warm"] = up_runs(project)
+        print("bench: edit-to-served, stock reloader", flush=True)
+        switch(project, [measure.write(project, "stock.yml", STOCK)])
+        latency["stock"] = measure.edit_to_served(project, RUNS)
+        cpu["stock"] = measure.idle_cpu_percent(project)
+        print("bench: edit-to-served, docker compose watch", flush=True)
+        watch_run(project, latency)
+        print("bench: edit-to-served with a debugger attached, ours", flush=True)
+        project.invoke("debug")
+        debug_run(project, latency, "ours_debug")
+        print("bench: edit-to-served with a debugger attached, stock", flush=True)
+        switch(project, ["compose/debug.yml", measure.write(project, "stock-debug.yml", STOCK_DEBUG)])
+        wait_debugger(project)
+        debug_run(project, latency, "stock_debug")
+    finally:
+        project.teardown()
+        subprocess.run(["docker", "image", "rm", "-f", f"{project.name}-app-watch:dev"], capture_output=True, check=False)
+    table = report.write(ROOT / "docs", latency, other, cpu, report.machine(project), time.perf_counter() - started)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

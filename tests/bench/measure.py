@@ -1,0 +1,132 @@
+"""Measurements of the inner loop against a running stack: each returns seconds (or %)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devloop import settings
+from devloop.compose import Compose
+
+from ..e2e import dap
+from ..harness import Project, wait_until
+
+VIEWS = "app/src/blog/views.py"
+ORIGINAL = "Hello from Docker!"
+SETTLE = 1.3  # between edits: longer than a stat reloader's 1 s poll, so edits never merge
+
+
+def response_of(port: int) -> str | None:
+    """GET / on a fresh connection; return the "response" text or None."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/")
+        body = json.loads(conn.getresponse().read())
+    except (OSError, ValueError, http.client.HTTPException):  # a server restarting mid-answer
+        return None
+    finally:
+        conn.close()
+    return body.get("response") if isinstance(body, dict) else None
+
+
+def edit_to_served(project: Project, runs: int, timeout: float = 30) -> list[float]:
+    """Save a new return value, then time until GET / answers with it (content checked)."""
+    path = project.root / VIEWS
+    original = path.read_text()
+    port = project.ports["APP_PORT"]
+    samples = []
+    try:
+        for n in range(runs):
+            marker = f"Hello, bench {n} {time.time_ns()}"
+            text = original.replace(ORIGINAL, marker)
+            path.write_text(text)
+            saved = time.perf_counter()
+            while response_of(port) != marker:
+                if time.perf_counter() - saved > timeout:
+                    raise RuntimeError(f"edit {n} not served within {timeout}s")
+                time.sleep(0.002)
+            samples.append(time.perf_counter() - saved)
+            time.sleep(SETTLE)
+    finally:
+        path.write_text(original)
+        wait_until(lambda: response_of(port) == ORIGINAL, timeout=timeout, what="original served again")
+        time.sleep(SETTLE)
+    return samples
+
+
+FLOOR_SCRIPT = """
+import subprocess, sys, time
+code = "import sys; sys.path.insert(0, '/code'); from blog import create_app; create_app()"
+for _ in range({runs}):
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    print(time.perf_counter() - start)
+"""
+
+
+def restart_floor(project: Project, runs: int) -> list[float]:
+    """Time, inside the app container, a fresh Python process importing the app: the floor of any
+    reloader that restarts the process."""
+    container = project.client.containers.get(project.app().container_id)
+    code, out = container.exec_run(["python", "-c", FLOOR_SCRIPT.format(runs=runs)], workdir="/code")
+    if code != 0:
+        raise RuntimeError(out.decode())
+    return [float(line) for line in out.decode().split()]
+
+
+def timed(action: Callable[[], Any], ready: Callable[[], bool], timeout: float = 120) -> float:
+    """Time an action until ready() holds."""
+    start = time.perf_counter()
+    action()
+    wait_until(ready, timeout=timeout, interval=0.01, what="ready")
+    return time.perf_counter() - start
+
+
+def idle_cpu_percent(project: Project, seconds: float = 10) -> float:
+    """Mean CPU use of the app container over an idle period, in % of one core."""
+    container = project.client.containers.get(project.app().container_id)
+
+    def used() -> int:
+        return container.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"]
+
+    time.sleep(2)  # let start-up work finish
+    start_cpu, start = used(), time.perf_counter()
+    time.sleep(seconds)
+    return 100 * (used() - start_cpu) / 1e9 / (time.perf_counter() - start)
+
+
+def attach_like_vscode(project: Project) -> dap.Session:
+    """Attach a debugger that follows every new process, as VS Code does."""
+    config = {
+        "type": "debugpy",
+        "request": "attach",
+        "justMyCode": True,
+        "subProcess": True,
+        "pathMappings": [{"localRoot": str(project.root / "app/src"), "remoteRoot": "/code"}],
+    }
+    return dap.Session("127.0.0.1", project.ports["DEBUG_PORT"], config, {})
+
+
+def compose_for(project: Project, files: list[str]) -> Compose:
+    """Return docker compose for the bench copy, with its settings and extra compose files."""
+    resolved = settings.load(project.root, environ={**os.environ, **project.env})
+    return Compose(resolved, [*resolved.compose_files, *files])
+
+
+def compose(project: Project, files: list[str], *args: str) -> str:
+    """Run docker compose on the bench copy; fail with its message."""
+    runner = compose_for(project, files)
+    return runner.check(runner.capture(*args), f"docker compose {' '.join(args)}").stdout
+
+
+def write(project: Project, name: str, text: str) -> str:
+    """Write a compose overlay into the bench copy; return its relative path."""
+    path = Path(project.root / "bench" / name)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return f"bench/{name}"
