@@ -128,7 +128,10 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: str = "all",
         raise DevloopError(f"--tail must be a number or 'all', got {tail!r}")
     stack = Stack(_settings(c))
     names = stack.compose.require_services([s.strip() for s in service.split(",") if s.strip()])
-    args = ["logs", f"--tail={tail}", *(["--follow"] if follow else []), *([f"--since={since}"] if since else []), *names]
+    args = ["logs", f"--tail={tail}", *(["--follow"] if follow else []), *([f"--since={since}"] if since else [])]
+    if not sys.stdout.isatty():
+        args.append("--no-color")
+    args += names
     code = stack.compose.interactive(*args)
     if code not in (0, 130):
         raise Exit(code=code)

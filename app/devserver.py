@@ -136,21 +136,34 @@ class Poller:
         return changed
 
 
-def watch_mode(root: Path) -> str:
+def mount_fstype(root: Path, mountinfo: str) -> str:
+    """Return the filesystem type of the mount that holds root, from /proc/self/mountinfo text."""
+    best, fstype = "", ""
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) < 5 or not right:
+            continue
+        point = fields[4]
+        inside = point == "/" or str(root) == point or str(root).startswith(point + "/")
+        if inside and len(point) > len(best):
+            best, fstype = point, right.split()[0]
+    return fstype
+
+
+def watch_mode(root: Path, environ: dict[str, str] | None = None, mountinfo: str | None = None) -> str:
     """Return inotify, poll or both, from DEVSERVER_WATCH or the source mount's filesystem."""
-    chosen = os.environ.get("DEVSERVER_WATCH", "auto")
+    chosen = (os.environ if environ is None else environ).get("DEVSERVER_WATCH", "auto")
+    if chosen not in ("auto", "inotify", "poll", "both"):
+        raise SystemExit(f"devserver: DEVSERVER_WATCH must be auto, inotify, poll or both, not {chosen!r}")
     if chosen != "auto":
         return chosen
-    best, fstype = "", ""
-    try:
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            left, _, right = line.partition(" - ")
-            mount_point = left.split()[4]
-            if str(root).startswith(mount_point) and len(mount_point) > len(best):
-                best, fstype = mount_point, right.split()[0]
-    except OSError:
-        return "poll"
-    return "both" if fstype in NO_INOTIFY_FS else "inotify"
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return "poll"
+    return "both" if mount_fstype(root, mountinfo) in NO_INOTIFY_FS else "inotify"
 
 
 def load_app(no_debugger: bool) -> Any:
@@ -282,8 +295,8 @@ class Child:
 class Server:
     """The parent: owns the socket and the watcher; a serving child and a spare, forked ahead."""
 
-    def __init__(self, host: str, port: int, no_debugger: bool) -> None:
-        self.host, self.port, self.no_debugger = host, port, no_debugger
+    def __init__(self, host: str, port: int, no_debugger: bool, mode: str) -> None:
+        self.host, self.port, self.no_debugger, self.mode = host, port, no_debugger, mode
         self.listener = socket.create_server((host, port), backlog=128)
         self.listener.set_inheritable(True)
         self.current: Child | None = None
@@ -369,10 +382,9 @@ class Server:
 
     def changes(self) -> Iterator[list[str]]:
         """Yield batches of changes (or SIGHUP), each after DEBOUNCE of quiet; keep a spare ready."""
-        mode = watch_mode(SOURCE)
-        inotify = Inotify(SOURCE) if mode in ("inotify", "both") else None
-        poller = Poller(SOURCE) if mode in ("poll", "both") else None
-        log(f"watching {SOURCE} for changes ({mode})")
+        inotify = Inotify(SOURCE) if self.mode in ("inotify", "both") else None
+        poller = Poller(SOURCE) if self.mode in ("poll", "both") else None
+        log(f"watching {SOURCE} for changes ({self.mode})")
         while True:
             report = self.current.report if self.current else -1
             fds = [fd for fd in (inotify.fd if inotify else -1, self.wakeup_fd, report) if fd >= 0]
@@ -440,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
     import flask  # noqa: F401 -- the parent imports Flask once, for every child
 
     try:
-        Server(args.host, args.port, args.no_debugger).run()
+        Server(args.host, args.port, args.no_debugger, watch_mode(SOURCE)).run()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise SystemExit(f"devserver: port {args.port} is already in use") from None

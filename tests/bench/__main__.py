@@ -10,6 +10,7 @@ edit-to-served for our dev server, Werkzeug's stock reloader, `docker compose wa
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -177,6 +178,7 @@ def main() -> int:
     finally:
         project.teardown()
         subprocess.run(["docker", "image", "rm", "-f", f"{project.name}-app-watch:dev"], capture_output=True, check=False)
+        shutil.rmtree(work, ignore_errors=True)
     table = report.write(ROOT / "docs", latency, other, cpu, report.machine(project), time.perf_counter() - started)
     print(table)
     return 0

@@ -173,6 +173,22 @@ def test_up_after_debug_returns_to_normal_mode(project: Project, debugger: Debug
     assert project.get("/") == (200, {"response": "Hello from Docker!"})
 
 
+def test_debug_wait_holds_the_app_until_a_debugger_attaches_while_web_starts(project: Project) -> None:
+    done = project.invoke("debug", "--wait")
+    assert "once a debugger attaches" in done.stdout
+    states = project.states()
+    assert states["web"].ready and states["app"].status == "running"
+    assert project.get("/", timeout=2)[0] == 0, "the app answered before a debugger attached"
+    config = json.loads((project.root / ".vscode/launch.json").read_text())["configurations"][0]
+    session = DebugSession(project, config)
+    try:
+        wait_until(lambda: project.get("/", timeout=2)[0] == 200, timeout=30, what="the app serving after attach")
+    finally:
+        session.close()
+    project.invoke("up")
+    assert project.app().mode == "normal"
+
+
 def test_only_loopback_ports_no_published_db_no_root_app_no_password_in_sight(project: Project) -> None:
     states = project.states()
     assert all(b.host_ip == "127.0.0.1" for st in states.values() for b in st.bindings)

@@ -1,0 +1,173 @@
+"""The dev server (app/devserver.py): its watchers, and a real run of it on this host (no Docker)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("devserver", ROOT / "app" / "devserver.py")
+assert spec and spec.loader
+devserver = importlib.util.module_from_spec(spec)
+sys.modules["devserver"] = devserver  # dataclasses look their module up while it loads
+spec.loader.exec_module(devserver)
+
+MOUNTINFO = """\
+22 1 0:21 / / rw,relatime - overlay overlay rw
+35 22 8:1 /work/app/src /code rw,relatime - ext4 /dev/vda rw
+36 22 0:50 / /code-win rw - 9p drvfs rw
+37 22 0:51 / /codebase rw - fakeowner fakeowner rw
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "relevant"),
+    [("views.py", True), ("pkg.py", True), (".#views.py", False), (".views.py.swp", False), ("views.py~", False), ("notes.txt", False)],
+)
+def test_only_python_sources_count_as_changes(name: str, relevant: bool) -> None:
+    assert devserver.relevant(name) is relevant
+
+
+def test_a_native_bind_mount_uses_inotify_and_docker_desktop_mounts_also_poll() -> None:
+    assert devserver.watch_mode(Path("/code"), {}, MOUNTINFO) == "inotify"
+    assert devserver.watch_mode(Path("/code/blog"), {}, MOUNTINFO) == "inotify"
+    assert devserver.watch_mode(Path("/codebase"), {}, MOUNTINFO) == "both"
+    assert devserver.watch_mode(Path("/code-win/x"), {}, MOUNTINFO) == "both"
+    assert devserver.watch_mode(Path("/code"), {"DEVSERVER_WATCH": "poll"}, MOUNTINFO) == "poll"
+    with pytest.raises(SystemExit, match="DEVSERVER_WATCH must be"):
+        devserver.watch_mode(Path("/code"), {"DEVSERVER_WATCH": "sometimes"}, MOUNTINFO)
+
+
+def test_inotify_sees_saves_new_packages_and_ignores_editor_droppings(tmp_path: Path) -> None:
+    watcher = devserver.Inotify(tmp_path)
+    (tmp_path / "views.py").write_text("x = 1\n")
+    (tmp_path / ".views.py.swp").write_text("")
+    time.sleep(0.05)
+    assert set(watcher.changes()) == {str(tmp_path / "views.py")}
+    (tmp_path / "pkg").mkdir()
+    time.sleep(0.05)
+    assert set(watcher.changes()) == {"pkg/"}
+    (tmp_path / "pkg" / "mod.py").write_text("")
+    time.sleep(0.05)
+    assert str(tmp_path / "pkg" / "mod.py") in watcher.changes()
+    assert watcher.changes() == []
+
+
+def test_poller_sees_added_changed_and_removed_files(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("1")
+    poller = devserver.Poller(tmp_path)
+    assert poller.changes() == []
+    (tmp_path / "a.py").write_text("22")
+    (tmp_path / "b.py").write_text("")
+    assert sorted(poller.changes()) == [str(tmp_path / "a.py"), str(tmp_path / "b.py")]
+    (tmp_path / "b.py").unlink()
+    assert poller.changes() == [str(tmp_path / "b.py")]
+
+
+APP = """\
+import os
+
+from flask import Flask
+
+def create_app():
+    app = Flask(__name__)
+
+    @app.get("/")
+    def hello():
+        return {"response": "one"}
+
+    @app.get("/pid")
+    def pid():
+        return {"response": os.getpid()}
+
+    return app
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(port: int, path: str = "/") -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, None
+
+
+def eventually(check: Any, timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("not reached in time")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, int]]:
+    source = tmp_path / "src"
+    (source / "hello").mkdir(parents=True)
+    (source / "hello" / "__init__.py").write_text(APP)
+    port = free_port()
+    env = {**os.environ, "DEVSERVER_SOURCE": str(source), "FLASK_APP": "hello"}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app" / "devserver.py"), "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        eventually(lambda: get(port) == (200, {"response": "one"}))
+        yield proc, source, port
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_a_save_is_served_by_a_new_process_and_a_syntax_error_is_survived(server: tuple[subprocess.Popen[str], Path, int]) -> None:
+    proc, source, port = server
+    app = source / "hello" / "__init__.py"
+    app.write_text(APP.replace('"one"', '"two"'))
+    eventually(lambda: get(port) == (200, {"response": "two"}))
+    app.write_text(APP.replace("def hello():", "def hello(:"))
+    _, body = eventually(lambda: (r := get(port))[0] == 500 and r)
+    assert "SyntaxError" in body
+    app.write_text(APP.replace('"one"', '"three"'))
+    eventually(lambda: get(port) == (200, {"response": "three"}))
+    assert proc.poll() is None
+
+
+def test_sighup_reloads_and_sigterm_stops_every_process(server: tuple[subprocess.Popen[str], Path, int]) -> None:
+    proc, _, port = server
+    before = get(port, "/pid")[1]["response"]
+    proc.send_signal(signal.SIGHUP)
+    eventually(lambda: get(port, "/pid")[1]["response"] != before)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) == 2, "a serving child and a spare"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    time.sleep(0.2)
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
