@@ -61,15 +61,7 @@ class Cli:
         """Run with output shown as it comes; keep its last lines for the error message."""
         tail: collections.deque[str] = collections.deque(maxlen=200)
         try:
-            proc = subprocess.Popen(
-                list(argv),
-                env=_environ(env),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                errors="replace",
-            )
+            proc = self.start(argv, env)
         except FileNotFoundError:
             return Result(127, "", f"{argv[0]}: command not found")
         assert proc.stdout is not None
