@@ -48,12 +48,29 @@ def connect(timeout: float = 10) -> docker.DockerClient:
         client = docker.DockerClient(base_url=where, timeout=timeout)
         client.ping()
     except (DockerException, OSError) as exc:
-        reason = str(exc).split(": ", 1)[-1][:160] or type(exc).__name__
+        reason = _reason(exc)
         raise DevloopError(
             f"no Docker engine answers at {where} ({reason}): start Docker "
             "(`invoke setup` does it on Debian) or point DOCKER_HOST / `docker context use` at a running engine"
         ) from None
     return client
+
+
+_REASONS = (
+    ("No such file or directory", "no such socket"),
+    ("Connection refused", "connection refused"),
+    ("Permission denied", "permission denied: add your user to the docker group, or use sudo"),
+    ("timed out", "timed out"),
+)
+
+
+def _reason(exc: BaseException) -> str:
+    """Say in a few words why the engine did not answer."""
+    text = str(exc)
+    for needle, reason in _REASONS:
+        if needle in text:
+            return reason
+    return text.split(": ", 1)[-1][:160] or type(exc).__name__
 
 
 @dataclass(frozen=True)
