@@ -29,7 +29,7 @@ def _settings(c: Context) -> config.Settings:
 @task
 @one_line_errors
 def setup(c: Context) -> None:
-    """Prepare this machine: Docker engine, Compose v2, base images, CA bundle, DB passwords."""
+    """Prepare this machine: engine, Compose v2, base images, CA bundle, DB passwords."""
     changed = machine.setup(_settings(c), machine.Host())
     print(f"setup: changed {', '.join(changed)}" if changed else "setup: everything was in place; nothing changed")
 
@@ -37,7 +37,7 @@ def setup(c: Context) -> None:
 @task
 @one_line_errors
 def doctor(c: Context) -> None:
-    """Check (without changing anything) what `invoke up` needs; exit 1 if something blocks it."""
+    """Check what `invoke up` needs, changing nothing; exit 1 if something blocks it."""
     checks = machine.doctor(_settings(c), machine.Host())
     for check in checks:
         print(check.line())
@@ -68,7 +68,7 @@ def build(c: Context, service: str = "", no_cache: bool = False, target: str = "
 )
 @one_line_errors
 def up(c: Context, build: bool = False, debug: bool = False) -> None:
-    """Build what is missing or stale, start the stack, wait until healthy, print its URLs."""
+    """Build what is stale, start the stack, wait until healthy, print its URLs."""
     stack = Stack(_settings(c), mode="debug" if debug else "normal")
     stack.up(build=build)
     if debug:
@@ -78,7 +78,7 @@ def up(c: Context, build: bool = False, debug: bool = False) -> None:
 @task(help={"wait": "hold the app until a debugger attaches (the other services start anyway)"})
 @one_line_errors
 def debug(c: Context, wait: bool = False) -> None:
-    """Start the stack with the app under debugpy (127.0.0.1:DEBUG_PORT); `invoke up` returns to normal."""
+    """Start the stack with the app under debugpy; `invoke up` returns to normal."""
     stack = Stack(_settings(c), mode="debug-wait" if wait else "debug")
     stack.up()
     _await_debugger(stack)
@@ -101,7 +101,7 @@ def _await_debugger(stack: Stack) -> None:
 )
 @one_line_errors
 def down(c: Context, volumes: bool = False, yes: bool = False) -> None:
-    """Stop and remove the containers; the database volume is kept unless --volumes."""
+    """Stop the stack; the database volume is kept unless --volumes."""
     stack = Stack(_settings(c))
     if volumes and not yes:
         if not sys.stdin.isatty():
@@ -140,7 +140,7 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: str = "all",
 @task
 @one_line_errors
 def reload(c: Context) -> None:
-    """Apply what changed since the last build/up, the cheapest correct way, and say which and why."""
+    """Apply what changed since the last up, the cheapest correct way; say why."""
     stack = running_stack(_settings(c))
     todo = stack.reload()
     if todo.nothing:
@@ -152,13 +152,13 @@ def reload(c: Context) -> None:
 @task
 @one_line_errors
 def status(c: Context) -> None:
-    """Show each service's state, health, published ports, mode and image freshness."""
+    """Show each service: state, health, ports, mode, image freshness."""
     stack = Stack(_settings(c))
     for line in stack.status():
         print(line)
     states = stack.states()
     if states:
-        for line in describe(states, stack.running_mode()):
+        for line in describe(states):
             print(f"  {line}")
 
 
@@ -177,7 +177,7 @@ def shell(c: Context, service: str = "app") -> None:
 @task
 @one_line_errors
 def vscode(c: Context) -> None:
-    """Write .vscode/launch.json ('Python: Remote Attach') from the compose files."""
+    """Write .vscode/launch.json (Python: Remote Attach) from the compose files."""
     settings = _settings(c)
     changed = launch.write(ROOT, settings.compose_env())
     print(f"{launch.LAUNCH_FILE} {'written' if changed else 'already up to date'}")

@@ -213,6 +213,10 @@ def serve(listener: socket.socket, host: str, port: int, no_debugger: bool, pipe
     in_flight = InFlight()
 
     class Handler(WSGIRequestHandler):
+        # One request per connection: a kept-alive connection would let this process answer
+        # requests sent after a save, with the old code.
+        protocol_version = "HTTP/1.0"
+
         def handle(self) -> None:
             with in_flight:
                 super().handle()
@@ -263,7 +267,7 @@ class InFlight:
 def _is_dependency(module: Any) -> bool:
     """Whether a loaded module comes from outside the user's source tree."""
     path = getattr(module, "__file__", None) or ""
-    return bool(path) and not path.startswith(str(SOURCE))
+    return bool(path) and not path.startswith(f"{SOURCE}{os.sep}")
 
 
 def preload(report_fd: int) -> None:

@@ -24,7 +24,7 @@ Printer = Callable[[str], None]
 
 MODES = ("normal", "debug", "debug-wait")
 DEBUGPY_PORT = 5678  # inside the container; DEBUG_PORT moves the host side
-URL_SERVICES = {"app": "app", "web": "web"}
+URL_SERVICES = ("app", "web")
 # A service that reloads its code on this signal (the dev server: SIGHUP) needs no container restart.
 RELOAD_SIGNAL_LABEL = "devloop.reload-signal"
 
@@ -134,7 +134,7 @@ class Stack:
         reload.save(self.settings.root, self.settings.project, reload.fingerprint(self.compose.model()))
         states = self.states()
         self.out(f"stack is up in {self.mode} mode after {time.monotonic() - started:.1f}s:")
-        for line in describe(states, self.mode):
+        for line in describe(states):
             self.out(f"  {line}")
         return states
 
@@ -169,6 +169,12 @@ class Stack:
     def _diagnose(self, output: str, running_before: set[str], timed_out: bool) -> None:
         """Show the failing service's last log lines, then fail saying what is left running."""
         states = self.states()
+        if "port is already allocated" in output or "address already in use" in output:
+            # Started by this attempt and useless without their port: leave nothing half-started.
+            new = [s for s, st in states.items() if st.status == "running" and s not in running_before]
+            if new:
+                self.compose.capture("stop", *new)
+            raise DevloopError(f"a port is already taken: {compose_cli.error_line(output)}; stopped {', '.join(new) or 'nothing'}")
         failing = next((s for s in self.compose.services() if s in states and not states[s].ready), None)
         if failing:
             st = states[failing]
@@ -179,12 +185,6 @@ class Stack:
             what = f"{failing} is {st.health if st.health != 'none' else st.status}"
         else:
             what = compose_cli.error_line(output)
-        if "port is already allocated" in output or "address already in use" in output:
-            # Started by this attempt and useless without their port: leave nothing half-started.
-            new = [s for s, st in states.items() if st.status == "running" and s not in running_before]
-            if new:
-                self.compose.capture("stop", *new)
-            raise DevloopError(f"a port is already taken: {compose_cli.error_line(output)}; stopped {', '.join(new) or 'nothing'}")
         running = sorted(s for s, st in states.items() if st.status == "running")
         left = ", ".join(running) if running else "nothing"
         reason = "timed out" if timed_out else "failed"
@@ -237,9 +237,9 @@ class Stack:
     def restart_process(self, service: str) -> None:
         """Restart a service's process: by its reload signal if it declares one, else the container."""
         labels = self.compose.model()["services"][service].get("labels") or {}
-        signal = labels.get(RELOAD_SIGNAL_LABEL)
-        if signal:
-            self.compose.check(self.compose.capture("kill", "--signal", signal, service), f"signalling {service}")
+        reload_signal = labels.get(RELOAD_SIGNAL_LABEL)
+        if reload_signal:
+            self.compose.check(self.compose.capture("kill", "--signal", reload_signal, service), f"signalling {service}")
         else:
             self.compose.check(self.compose.capture("restart", service), "docker compose restart")
             self._start(300, {service})
@@ -269,7 +269,7 @@ class Stack:
         return st.mode if st and st.mode in MODES else "normal"
 
 
-def describe(states: dict[str, engine.ServiceState], mode: str) -> list[str]:
+def describe(states: dict[str, engine.ServiceState]) -> list[str]:
     """Return where each published service can be reached."""
     lines = []
     for name, st in states.items():
