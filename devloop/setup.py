@@ -84,9 +84,9 @@ class Host:
         result = self.cli.capture(["docker", "context", "show"], timeout=10)
         return result.stdout.strip() if result.ok else "default"
 
-    def has_docker_cli(self) -> bool:
-        """Whether the docker client is installed."""
-        return shutil.which("docker") is not None
+    def has_command(self, name: str) -> bool:
+        """Whether a program is installed (docker, dockerd, mmdebstrap)."""
+        return shutil.which(name) is not None
 
     def engine_version(self) -> str | None:
         """The engine's version, or None when no engine answers."""
@@ -107,10 +107,6 @@ class Host:
             return dict(platform.freedesktop_os_release())
         except OSError:
             return {}
-
-    def has_dockerd(self) -> bool:
-        """Whether the engine binary is installed."""
-        return shutil.which("dockerd") is not None
 
     def image_local(self, name: str) -> bool:
         """Whether the engine has an image."""
@@ -242,7 +238,7 @@ def debian_family(host: Host) -> bool:
 
 def check_engine(host: Host) -> Check:
     """Whether a Docker engine answers."""
-    if not host.has_docker_cli():
+    if not host.has_command("docker"):
         return Check("engine", False, "the docker client is not installed", "run `invoke setup` (Debian/Ubuntu, root) or install Docker")
     version = host.engine_version()
     if version:
@@ -327,14 +323,14 @@ def doctor(settings: Settings, host: Host) -> list[Check]:
 
 def ensure_engine(host: Host, out: Printer) -> bool:
     """Make a Docker engine answer; return whether anything changed."""
-    version = host.engine_version() if host.has_docker_cli() else None
+    version = host.engine_version() if host.has_command("docker") else None
     if version:
         out(f"ok       engine: Docker {version} answers (left alone)")
         return False
     reason = why_not_managed(host)
     if reason:
         raise DevloopError(f"no Docker engine answers: {reason}")
-    if not host.has_dockerd() or not host.has_docker_cli():
+    if not host.has_command("dockerd") or not host.has_command("docker"):
         out("fixing   engine: installing Debian's docker.io")
         host.apt_install("docker.io", "iptables", "ca-certificates")
     out("fixing   engine: starting dockerd")
@@ -396,7 +392,7 @@ def ensure_base(host: Host, out: Printer) -> None:
     mirror = host.apt_mirror()
     if not mirror or not host.is_root():
         raise DevloopError(f"building {BASE_IMAGE} needs root and a Debian host (mmdebstrap): pull the official images instead")
-    if shutil.which("mmdebstrap") is None:
+    if not host.has_command("mmdebstrap"):
         out("fixing   base image: installing mmdebstrap")
         host.apt_install("mmdebstrap")
     out(f"fixing   base image: making {BASE_IMAGE} with mmdebstrap from {mirror}")

@@ -25,6 +25,7 @@ class FakeHost(setup.Host):
         self.env_host = state.get("docker_host", "")
         self.dockerd = state.get("dockerd", True)
         self.files = set(state.get("files", ()))  # type: ignore[arg-type]
+        self.commands = set(state.get("commands", ()))  # type: ignore[arg-type]
         self.actions: list[str] = []
 
     def docker_host(self) -> str:
@@ -33,8 +34,8 @@ class FakeHost(setup.Host):
     def docker_context(self) -> str:
         return "default"
 
-    def has_docker_cli(self) -> bool:
-        return True
+    def has_command(self, name: str) -> bool:
+        return name == "docker" or (name == "dockerd" and bool(self.dockerd)) or name in self.commands
 
     def engine_version(self) -> str | None:
         return self.engine  # type: ignore[return-value]
@@ -47,9 +48,6 @@ class FakeHost(setup.Host):
 
     def os_release(self) -> dict[str, str]:
         return dict(self.release)  # type: ignore[arg-type]
-
-    def has_dockerd(self) -> bool:
-        return bool(self.dockerd)
 
     def image_local(self, name: str) -> bool:
         return name in self.local
@@ -70,6 +68,7 @@ class FakeHost(setup.Host):
     def apt_install(self, *packages: str) -> None:
         self.actions.append(f"apt {' '.join(packages)}")
         self.dockerd = True
+        self.commands.update(packages)
 
     def start_engine(self) -> None:
         self.actions.append("start engine")
@@ -161,6 +160,7 @@ def test_without_a_registry_stand_ins_are_built_and_recorded(project: Path) -> N
     host = FakeHost()
     changed, _ = run(project, host)
     built = [a for a in host.actions if a.startswith("build")]
+    assert "apt mmdebstrap" in host.actions
     assert built[0] == f"build {setup.BASE_IMAGE}"
     assert set(built[1:]) == {f"build {image}" for image in STANDINS}
     recorded = settings.read_env_file(project / ".env")
@@ -196,3 +196,10 @@ def test_doctor_reports_missing_images_as_blocking(project: Path) -> None:
     assert not by_name["PYTHON_IMAGE"].ok and by_name["PYTHON_IMAGE"].blocking
     assert by_name["MYSQL_IMAGE"].ok
     assert not by_name["db-passwords"].blocking
+
+
+def test_an_installed_mmdebstrap_is_used_as_it_is(project: Path) -> None:
+    host = FakeHost(commands={"mmdebstrap"})
+    run(project, host)
+    assert not any(a.startswith("apt") for a in host.actions)
+    assert f"build {setup.BASE_IMAGE}" in host.actions
