@@ -47,6 +47,7 @@ POLL_INTERVAL = 0.5
 RETIRE_TIMEOUT = 0.2  # how long a retiring child may take to stop accepting before it is killed
 DRAIN = 5.0  # how long a retired child may finish the requests it had accepted
 GO = b"g"
+QUIET_PATH = os.environ.get("DEVSERVER_QUIET_PATH", "/healthz")  # requests not logged
 # Filesystems on which the host's writes raise no inotify event inside the container.
 NO_INOTIFY_FS = {"fakeowner", "grpcfuse", "fuse.grpcfuse", "osxfs", "fuse.osxfs", "9p", "drvfs", "cifs", "smb3", "nfs", "nfs4"}
 
@@ -220,6 +221,11 @@ def serve(listener: socket.socket, host: str, port: int, no_debugger: bool, pipe
         def handle(self) -> None:
             with in_flight:
                 super().handle()
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # The healthcheck polls every 2 s; its verdict shows in `invoke status`, not the log.
+            if self.path != QUIET_PATH:
+                super().log_request(code, size)
 
     server = make_server(host, port, app, threaded=True, fd=listener.fileno(), request_handler=Handler)
     listener.close()

@@ -138,7 +138,7 @@ class Stack:
             self.out(f"  {line}")
         return states
 
-    def _start(self, timeout: float, running_before: set[str]) -> None:
+    def _start(self, timeout: float, running_before: set[str], retry: bool = True) -> None:
         """Run `compose up --wait`, reporting which service is awaited, and diagnose failures."""
         proc = self.compose.start("up", "--detach", "--wait", "--no-build", "--remove-orphans")
         order = self.compose.services()
@@ -164,7 +164,26 @@ class Stack:
         output = proc.communicate()[0] or ""
         if proc.returncode == 0:
             return
+        if retry and "is unhealthy" in output and self._recovers(order):
+            # Compose gives up at once on a dependency that is unhealthy *now*; one that was
+            # fixed (a save after an error) turns healthy at its next check.
+            self._start(max(deadline - time.monotonic(), 30), running_before, retry=False)
+            return
         self._diagnose(output, running_before, timed_out=time.monotonic() >= deadline)
+
+    def _recovers(self, order: Sequence[str], grace: float = 15) -> bool:
+        """Whether every running but unhealthy service turns healthy within the grace period."""
+        deadline = time.monotonic() + grace
+        told = False
+        while time.monotonic() < deadline:
+            sick = [s for s in order if (st := self.states().get(s)) and st.status == "running" and st.health == "unhealthy"]
+            if not sick:
+                return True
+            if not told:
+                self.out(f"waiting for {', '.join(sick)}: unhealthy; giving it {grace:.0f}s to recover")
+                told = True
+            time.sleep(1)
+        return False
 
     def _diagnose(self, output: str, running_before: set[str], timed_out: bool) -> None:
         """Show the failing service's last log lines, then fail saying what is left running."""
@@ -175,7 +194,10 @@ class Stack:
             if new:
                 self.compose.capture("stop", *new)
             raise DevloopError(f"a port is already taken: {compose_cli.error_line(output)}; stopped {', '.join(new) or 'nothing'}")
-        failing = next((s for s in self.compose.services() if s in states and not states[s].ready), None)
+        order = [s for s in self.compose.services() if s in states]
+        # A service that ran and failed explains more than one never started because of it.
+        broken = [s for s in order if states[s].health == "unhealthy" or states[s].status in ("exited", "dead", "restarting")]
+        failing = next(iter(broken), None) or next((s for s in order if not states[s].ready), None)
         if failing:
             st = states[failing]
             container = engine.containers(self.client, self.settings.project)[failing]

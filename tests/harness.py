@@ -15,11 +15,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from devloop import engine
+from devloop import engine, settings
+from devloop.compose import Compose
 
 ROOT = Path(__file__).resolve().parents[1]
 COPY_IGNORE = shutil.ignore_patterns(
@@ -117,21 +118,25 @@ class Project:
         """Return the app container's state."""
         return self.states()["app"]
 
+    def compose_runner(self, files: Sequence[str] = ()) -> Compose:
+        """Return docker compose for the copy, with its settings and any extra compose files."""
+        resolved = settings.load(self.root, environ={**os.environ, **self.env})
+        return Compose(resolved, [*resolved.compose_files, *files])
+
+    def compose(self, *args: str, files: Sequence[str] = ()) -> str:
+        """Run docker compose on the copy; fail with its message."""
+        runner = self.compose_runner(files)
+        return runner.check(runner.capture(*args), f"docker compose {' '.join(args)}").stdout
+
     def logs(self) -> str:
         """Return the last log lines of every service."""
-        done = subprocess.run(
-            ["docker", "compose", "-p", self.name, "logs", "--no-color", "--tail=60"],
-            capture_output=True,
-            text=True,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        return done.stdout + done.stderr
+        result = self.compose_runner().capture("logs", "--no-color", "--tail=60")
+        return result.stdout + result.stderr
 
     def teardown(self) -> None:
         """Remove everything the run created: containers, network, volume, app image."""
         self.invoke("down", "--volumes", "--yes", check=False, timeout=180)
-        subprocess.run(["docker", "compose", "-p", self.name, "down", "--volumes", "--remove-orphans"], capture_output=True, check=False)
+        self.compose_runner().capture("down", "--volumes", "--remove-orphans")
         for tag in ("dev", "prod"):
             with contextlib.suppress(Exception):
                 self.client.images.remove(f"{self.name}-app:{tag}", noprune=False)

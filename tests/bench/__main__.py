@@ -70,7 +70,7 @@ def served(project: Project) -> bool:
 
 def switch(project: Project, files: list[str]) -> None:
     """Recreate the app with other compose files; wait until it serves."""
-    measure.compose(project, files, "up", "--detach", "--wait", "--no-deps", "app")
+    project.compose("up", "--detach", "--wait", "--no-deps", "app", files=files)
     wait_until(lambda: served(project), timeout=60, what="app serving")
 
 
@@ -97,9 +97,9 @@ def watch_run(project: Project, results: dict[str, list[float]]) -> None:
         "watch.yml",
         WATCH.format(image=f"{project.name}-app-watch:dev", dev_image=f"{project.name}-app:dev", command=FLASK_RUN),
     )
-    measure.compose(project, [overlay], "build", "app")
+    project.compose("build", "app", files=[overlay])
     switch(project, [overlay])
-    watcher = measure.compose_for(project, [overlay]).start("watch", "--no-up", "app")
+    watcher = project.compose_runner([overlay]).start("watch", "--no-up", "app")
     try:
         time.sleep(3)  # compose prints nothing reliable when its watch is armed
         results["compose_watch"] = measure.edit_to_served(project, RUNS)
@@ -116,7 +116,7 @@ def up_runs(project: Project) -> dict[str, list[float]]:
         project.invoke("down")
         ours.append(measure.timed(lambda: project.invoke("up"), lambda: served(project)))
         project.invoke("down")
-        plain.append(measure.timed(lambda: measure.compose(project, [], "up", "--detach", "--wait"), lambda: served(project)))
+        plain.append(measure.timed(lambda: project.compose("up", "--detach", "--wait"), lambda: served(project)))
     return {"ours": ours, "compose": plain}
 
 
@@ -131,7 +131,7 @@ def reload_runs(project: Project) -> dict[str, list[float]]:
         for n in range(UP_RUNS):
             for samples, action in (
                 (ours, lambda: project.invoke("reload")),
-                (plain, lambda: measure.compose(project, [], "restart", "app")),
+                (plain, lambda: project.compose("restart", "app")),
             ):
                 marker = f"Hello, reload {n} {len(samples)} {time.time_ns()}"
                 path.write_text(original.replace(measure.ORIGINAL, marker))

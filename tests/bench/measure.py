@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from devloop import settings
-from devloop.compose import Compose
 
 from ..e2e import dap
 from ..harness import Project, wait_until
@@ -110,18 +106,6 @@ def attach_like_vscode(project: Project) -> dap.Session:
         "pathMappings": [{"localRoot": str(project.root / "app/src"), "remoteRoot": "/code"}],
     }
     return dap.Session("127.0.0.1", project.ports["DEBUG_PORT"], config, {})
-
-
-def compose_for(project: Project, files: list[str]) -> Compose:
-    """Return docker compose for the bench copy, with its settings and extra compose files."""
-    resolved = settings.load(project.root, environ={**os.environ, **project.env})
-    return Compose(resolved, [*resolved.compose_files, *files])
-
-
-def compose(project: Project, files: list[str], *args: str) -> str:
-    """Run docker compose on the bench copy; fail with its message."""
-    runner = compose_for(project, files)
-    return runner.check(runner.capture(*args), f"docker compose {' '.join(args)}").stdout
 
 
 def write(project: Project, name: str, text: str) -> str:

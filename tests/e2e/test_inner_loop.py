@@ -222,6 +222,19 @@ def test_reload_restarts_for_a_source_edit_and_rebuilds_for_a_requirements_edit(
     assert "nothing changed" in project.invoke("reload").stdout
 
 
+def test_the_app_answers_503_while_the_database_is_down_and_recovers_by_itself(project: Project) -> None:
+    project.compose("stop", "db")
+    try:
+        for path in ("/blogs", "/healthz"):
+            status, body = project.get(path, timeout=15)
+            assert status == 503 and "database unavailable" in body["error"]
+        assert project.get("/") == (200, {"response": "Hello from Docker!"})
+        assert project.app().status == "running"
+    finally:
+        project.compose("start", "db")
+    wait_until(lambda: project.get("/blogs", timeout=5)[0] == 200, timeout=90, interval=0.5, what="/blogs answering again")
+
+
 def test_data_survives_down_and_up_and_only_down_volumes_yes_deletes_it(project: Project) -> None:
     project.http("POST", "/blogs", {"title": "Keep me"})
     project.invoke("down")
@@ -235,6 +248,19 @@ def test_data_survives_down_and_up_and_only_down_volumes_yes_deletes_it(project:
     assert not project.client.volumes.list(filters={"label": f"com.docker.compose.project={project.name}"})
     project.invoke("up")
     assert "Keep me" not in project.get("/blogs")[1]["response"]
+
+
+def test_a_broken_app_makes_up_fail_with_its_logs_and_say_what_is_left_running(project: Project) -> None:
+    project.invoke("down")
+    project.edit("app/src/blog/__init__.py", "from . import db, views", "from . import db, views, missing_module")
+    try:
+        done = project.invoke("up", check=False)
+    finally:
+        project.edit("app/src/blog/__init__.py", "from . import db, views, missing_module", "from . import db, views")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--- last log lines of app ---" in done.stdout and "missing_module" in done.stdout
+    assert "app is unhealthy; left running: app, db" in done.stderr
+    project.invoke("up")
 
 
 def one_line_error(done: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -12,9 +13,11 @@ from invoke import Exit, MockContext
 
 import tasks
 from devloop import engine, settings
+from devloop.compose import Result
+from devloop.errors import DevloopError
 from devloop.stack import Stack
 
-from .conftest import ROOT
+from .conftest import ROOT, FakeCli
 
 
 class RecordingStack:
@@ -125,3 +128,28 @@ def test_debug_mode_also_checks_the_debug_port(project: Any) -> None:
         s = settings.load(project, environ={"DEBUG_PORT": str(port), "APP_PORT": "1", "WEB_PORT": "1"})
         assert "DEBUG_PORT" not in PortStack(s, mode="normal").wanted_ports()
         assert PortStack(s, mode="debug").wanted_ports()["DEBUG_PORT"] == port
+
+
+class BuildFails(FakeCli):
+    """Compose whose model has an app to build, and whose build fails at a pip step."""
+
+    def capture(self, argv, env=None, timeout=None, cwd=None):  # type: ignore[no-untyped-def]
+        self.calls.append(list(argv))
+        return Result(0, json.dumps({"services": {"app": {"build": {"context": "."}}, "db": {}}}))
+
+    def stream(self, argv, env=None):  # type: ignore[no-untyped-def]
+        self.calls.append(list(argv))
+        output = (
+            "#7 [app 4/5] RUN pip install -r requirements.txt\n"
+            "#7 ERROR: No matching distribution found for flask==99\n"
+            "failed to solve: exit code: 1\n"
+        )
+        return Result(1, output, output)
+
+
+def test_a_build_failure_names_the_failing_step(project: Any) -> None:
+    stack = Stack(settings.load(project, environ={}), cli=BuildFails())
+    with pytest.raises(DevloopError, match=r"^build of app failed: failed to solve: exit code: 1$"):
+        stack.build()
+    with pytest.raises(DevloopError, match=r"unknown service db: choose from app"):
+        stack.build(["db"])
