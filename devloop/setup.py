@@ -86,7 +86,7 @@ class Host:
 
     def has_command(self, name: str) -> bool:
         """Whether a program is installed (docker, dockerd, mmdebstrap)."""
-        return shutil.which(name) is not None
+        return _which(name) is not None
 
     def engine_version(self) -> str | None:
         """The engine's version, or None when no engine answers."""
@@ -142,7 +142,7 @@ class Host:
     # actions
     def run(self, argv: list[str], what: str, env: Mapping[str, str] | None = None, cwd: str | None = None) -> str:
         """Run a setup step quietly; on failure, fail with its output's telling line."""
-        result = self.cli.capture(argv, env, timeout=1800, cwd=cwd)
+        result = self.cli.capture(argv, {"PATH": _SEARCH_PATH, **(env or {})}, timeout=1800, cwd=cwd)
         if not result.ok:
             raise DevloopError(f"{what} failed: {compose_cli.error_line(result.stderr + result.stdout)}")
         return result.stdout
@@ -158,8 +158,13 @@ class Host:
         if Path("/run/systemd/system").is_dir():
             self.run(["systemctl", "start", "docker"], "systemctl start docker")
         else:
+            dockerd = _which("dockerd")
+            if dockerd is None:
+                raise DevloopError("dockerd is not installed even after installing docker.io: see `apt-get install docker.io`")
             log = open("/var/log/dockerd.log", "ab")  # noqa: SIM115 -- handed to the daemon
-            subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            # dockerd finds containerd and iptables on its PATH, which must hold the sbin folders.
+            env = {**os.environ, "PATH": _SEARCH_PATH}
+            subprocess.Popen([dockerd], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.engine_version():
@@ -201,6 +206,14 @@ class Host:
             ["docker", "build", "--quiet", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", standin.image, str(root / standin.context)],
             f"building {standin.image}",
         )
+
+
+_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+
+
+def _which(name: str) -> str | None:
+    """Find a program on PATH or in the sbin folders (dockerd lives there; a PATH may lack them)."""
+    return shutil.which(name, path=_SEARCH_PATH)
 
 
 # decisions
