@@ -22,6 +22,7 @@ BASE_FILE = "docker-compose.yml"
 DEBUG_FILE = "compose/debug.yml"
 DEBUG_WAIT_FILE = "compose/debug-wait.yml"
 UNPRIVILEGED_UID = 10001
+DEBUGPY_PORT = 5678  # where debugpy listens inside the container; DEBUG_PORT moves the host side
 
 
 def _var(name: str) -> dict[str, str]:

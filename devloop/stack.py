@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import compose as compose_cli
 from . import engine, passwords, reload
 from .errors import DevloopError
-from .settings import DEBUG_FILE, DEBUG_WAIT_FILE, Settings
+from .settings import DEBUG_FILE, DEBUG_WAIT_FILE, DEBUGPY_PORT, Settings
 
 if TYPE_CHECKING:
     import docker
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 Printer = Callable[[str], None]
 
 MODES = ("normal", "debug", "debug-wait")
-DEBUGPY_PORT = 5678  # inside the container; DEBUG_PORT moves the host side
 URL_SERVICES = ("app", "web")
 # A service that reloads its code on this signal (the dev server: SIGHUP) needs no container restart.
 RELOAD_SIGNAL_LABEL = "devloop.reload-signal"
@@ -230,7 +229,7 @@ class Stack:
 
     def volumes(self) -> list[str]:
         """Return the named volumes of the project that exist."""
-        found = self.client.volumes.list(filters={"label": f"com.docker.compose.project={self.settings.project}"})
+        found = self.client.volumes.list(filters={"label": f"{engine.PROJECT_LABEL}={self.settings.project}"})
         return sorted(v.name for v in found)
 
     def reload(self) -> reload.Plan:

@@ -11,11 +11,10 @@ from typing import Any
 import yaml
 
 from .errors import DevloopError
-from .settings import BASE_FILE, DEBUG_FILE
+from .settings import BASE_FILE, DEBUG_FILE, DEBUGPY_PORT
 
 LAUNCH_FILE = ".vscode/launch.json"
 CONFIG_NAME = "Python: Remote Attach"
-DEBUGPY_PORT = 5678
 _VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}|\$(\w+)")
 
 

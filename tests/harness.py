@@ -118,9 +118,13 @@ class Project:
         """Return the app container's state."""
         return self.states()["app"]
 
+    def resolved_settings(self) -> settings.Settings:
+        """The copy's settings, as its invoke tasks resolve them."""
+        return settings.load(self.root, environ={**os.environ, **self.env})
+
     def compose_runner(self, files: Sequence[str] = ()) -> Compose:
         """Return docker compose for the copy, with its settings and any extra compose files."""
-        resolved = settings.load(self.root, environ={**os.environ, **self.env})
+        resolved = self.resolved_settings()
         return Compose(resolved, [*resolved.compose_files, *files])
 
     def compose(self, *args: str, files: Sequence[str] = ()) -> str:

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from devloop import engine
+from devloop.stack import Stack
 
 from ..harness import ROOT, Project, copy_project, wait_until
 from . import measure, report
@@ -76,8 +76,7 @@ def switch(project: Project, files: list[str]) -> None:
 
 def wait_debugger(project: Project) -> None:
     """Wait until debugpy listens in the app container (without using up its connection)."""
-    container = project.client.containers.get(project.app().container_id)
-    wait_until(lambda: 5678 in engine.listening(container), timeout=60, what="debugpy listening")
+    Stack(project.resolved_settings(), mode="debug").wait_for_debugger()
 
 
 def debug_run(project: Project, results: dict[str, list[float]], key: str) -> None:

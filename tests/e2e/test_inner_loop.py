@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from devloop.engine import PROJECT_LABEL
+from devloop.settings import DEBUGPY_PORT
+
 from . import dap
 from .conftest import ROOT, Project, wait_until
 
@@ -169,7 +172,7 @@ def test_up_after_debug_returns_to_normal_mode(project: Project, debugger: Debug
     project.invoke("up")
     app = project.app()
     assert app.mode == "normal"
-    assert all(b.container_port != 5678 for b in app.bindings)
+    assert all(b.container_port != DEBUGPY_PORT for b in app.bindings)
     assert project.get("/") == (200, {"response": "Hello from Docker!"})
 
 
@@ -245,7 +248,7 @@ def test_data_survives_down_and_up_and_only_down_volumes_yes_deletes_it(project:
     assert refused.returncode != 0 and "--yes" in refused.stderr
     assert project.app().status == "running"
     project.invoke("down", "--volumes", "--yes")
-    assert not project.client.volumes.list(filters={"label": f"com.docker.compose.project={project.name}"})
+    assert not project.client.volumes.list(filters={"label": f"{PROJECT_LABEL}={project.name}"})
     project.invoke("up")
     assert "Keep me" not in project.get("/blogs")[1]["response"]
 
