@@ -8,34 +8,35 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
 
-DEV_REQUIREMENTS = "requirements-dev.txt"
-APP_REQUIREMENTS = "app/requirements.txt"
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+DEV = nox.project.dependency_groups(PYPROJECT, "dev")
+APP_REQUIREMENTS = ("-r", "app/requirements.txt", "-r", "app/requirements-dev.txt")
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """Lint and check formatting with ruff."""
-    session.install("-r", DEV_REQUIREMENTS)
+    session.install(*DEV)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests: tasks' decisions, settings, reload table, launch.json, the app. No Docker needed."""
-    session.install("-r", DEV_REQUIREMENTS, "-r", APP_REQUIREMENTS)
+    """Unit tests: tasks' decisions, settings, reload table, launch.json, the app, the dev server. No Docker needed."""
+    session.install(*DEV, *APP_REQUIREMENTS)
     session.run("pytest", "tests/unit", *session.posargs)
 
 
 @nox.session
 def e2e(session: nox.Session) -> None:
     """End-to-end: hot reload, debugger attach, data, exposure, failure paths, on a real engine."""
-    session.install("-r", DEV_REQUIREMENTS)
+    session.install(*DEV)
     session.run("pytest", "tests/e2e", "-v", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmark the inner loop (edit-to-served, up, reload, idle CPU); writes docs/benchmarks.*."""
-    session.install("-r", DEV_REQUIREMENTS, "matplotlib==3.11.2")
+    session.install(*DEV, "matplotlib==3.11.2")
     session.run("python", "-m", "tests.bench", *session.posargs)

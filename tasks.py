@@ -1,8 +1,8 @@
 """The inner loop of containerized Python development: one task per verb.
 
 `invoke --list` lists them, `invoke --help TASK` explains each flag. The logic lives in
-the `devloop` package; settings come from .env, invoke.yaml (key `devloop`) and the
-environment, and a task's own flag wins.
+the `devloop` package (docs/architecture.md maps it); settings come from the compose
+file's defaults, .env, invoke.yaml (key `devloop`) and the environment.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 
 from invoke import Context, Exit, task
 
+from devloop import checks, host, modes, provision
 from devloop import settings as config
-from devloop import setup as machine
 from devloop import vscode as launch
 from devloop.errors import DevloopError, one_line_errors
-from devloop.stack import Stack, describe, running_stack
+from devloop.stack import Stack, running_stack
 
 ROOT = Path(__file__).resolve().parent
 
@@ -30,7 +30,7 @@ def _settings(c: Context) -> config.Settings:
 @one_line_errors
 def setup(c: Context) -> None:
     """Prepare this machine: engine, Compose v2, base images, CA bundle, DB passwords."""
-    changed = machine.setup(_settings(c), machine.Host())
+    changed = provision.setup(_settings(c), host.Actions(host.Probes()))
     print(f"setup: changed {', '.join(changed)}" if changed else "setup: everything was in place; nothing changed")
 
 
@@ -38,10 +38,10 @@ def setup(c: Context) -> None:
 @one_line_errors
 def doctor(c: Context) -> None:
     """Check what `invoke up` needs, changing nothing; exit 1 if something blocks it."""
-    checks = machine.doctor(_settings(c), machine.Host())
-    for check in checks:
+    found = checks.doctor(_settings(c), host.Probes())
+    for check in found:
         print(check.line())
-    if any(not check.ok and check.blocking for check in checks):
+    if any(not check.ok and check.blocking for check in found):
         raise Exit("doctor: `invoke up` would fail; fix the problems above", code=1)
 
 
@@ -69,9 +69,9 @@ def build(c: Context, service: str = "", no_cache: bool = False, target: str = "
 @one_line_errors
 def up(c: Context, build: bool = False, debug: bool = False) -> None:
     """Build what is stale, start the stack, wait until healthy, print its URLs."""
-    stack = Stack(_settings(c), mode="debug" if debug else "normal")
+    stack = Stack(_settings(c), mode=modes.choose(debug))
     stack.up(build=build)
-    if debug:
+    if stack.mode.debugger:
         _await_debugger(stack)
 
 
@@ -79,7 +79,7 @@ def up(c: Context, build: bool = False, debug: bool = False) -> None:
 @one_line_errors
 def debug(c: Context, wait: bool = False) -> None:
     """Start the stack with the app under debugpy; `invoke up` returns to normal."""
-    stack = Stack(_settings(c), mode="debug-wait" if wait else "debug")
+    stack = Stack(_settings(c), mode=modes.choose(debug=True, wait=wait))
     stack.up()
     _await_debugger(stack)
 
@@ -89,7 +89,7 @@ def _await_debugger(stack: Stack) -> None:
     stack.wait_for_debugger()
     port = stack.settings.debug_port
     print(f"debugpy listens on 127.0.0.1:{port}: in VS Code run 'Python: Remote Attach' (.vscode/launch.json)")
-    if stack.mode == "debug-wait":
+    if stack.mode.waits_for_debugger:
         print("the app starts serving once a debugger attaches")
 
 
@@ -131,8 +131,7 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: str = "all",
     args = ["logs", f"--tail={tail}", *(["--follow"] if follow else []), *([f"--since={since}"] if since else [])]
     if not sys.stdout.isatty():
         args.append("--no-color")
-    args += names
-    code = stack.compose.interactive(*args)
+    code = stack.compose.interactive(*args, *names)
     if code not in (0, 130):
         raise Exit(code=code)
 
@@ -141,8 +140,7 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: str = "all",
 @one_line_errors
 def reload(c: Context) -> None:
     """Apply what changed since the last up, the cheapest correct way; say why."""
-    stack = running_stack(_settings(c))
-    todo = stack.reload()
+    todo = running_stack(_settings(c)).apply_changes()
     if todo.nothing:
         print("reload: nothing changed since the last build/up")
     for reason in todo.reasons:
@@ -153,13 +151,8 @@ def reload(c: Context) -> None:
 @one_line_errors
 def status(c: Context) -> None:
     """Show each service: state, health, ports, mode, image freshness."""
-    stack = Stack(_settings(c))
-    for line in stack.status():
+    for line in Stack(_settings(c)).status():
         print(line)
-    states = stack.states()
-    if states:
-        for line in describe(states):
-            print(f"  {line}")
 
 
 @task(help={"service": "the service to open a shell in (default: app)"})

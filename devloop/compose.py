@@ -2,110 +2,17 @@
 
 from __future__ import annotations
 
-import collections
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from .commands import Cli, Result, error_line
 from .errors import DevloopError
 from .settings import Settings
 
 MIN_VERSION = (2, 22, 0)
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-@dataclass(frozen=True)
-class Result:
-    """How a command ended and what it printed."""
-
-    code: int
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Whether the command succeeded."""
-        return self.code == 0
-
-
-class Cli:
-    """Runs commands; tests replace it with a fake that records argv."""
-
-    def capture(
-        self, argv: Sequence[str], env: Mapping[str, str] | None = None, timeout: float | None = None, cwd: str | None = None
-    ) -> Result:
-        """Run quietly and return what it printed."""
-        try:
-            done = subprocess.run(
-                list(argv),
-                cwd=cwd,
-                env=_environ(env),
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                timeout=timeout,
-                check=False,
-            )
-        except FileNotFoundError:
-            return Result(127, "", f"{argv[0]}: command not found")
-        except subprocess.TimeoutExpired:
-            return Result(124, "", f"{' '.join(argv[:3])} did not answer within {timeout:.0f}s")
-        return Result(done.returncode, done.stdout, done.stderr)
-
-    def stream(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Result:
-        """Run with output shown as it comes; keep its last lines for the error message."""
-        tail: collections.deque[str] = collections.deque(maxlen=200)
-        try:
-            proc = self.start(argv, env)
-        except FileNotFoundError:
-            return Result(127, "", f"{argv[0]}: command not found")
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            tail.append(line)
-        return Result(proc.wait(), "".join(tail), "".join(tail))
-
-    def start(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-        """Start in the background, output captured; the caller polls and collects it."""
-        return subprocess.Popen(
-            list(argv),
-            env=_environ(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-        )
-
-    def interactive(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
-        """Run attached to this terminal (logs --follow, a shell); return its exit code."""
-        try:
-            return subprocess.call(list(argv), env=_environ(env))
-        except FileNotFoundError:
-            return 127
-        except KeyboardInterrupt:
-            return 130
-
-
-def _environ(extra: Mapping[str, str] | None) -> dict[str, str] | None:
-    """Return this process's environment with extra variables on top."""
-    return None if extra is None else {**os.environ, **extra}
-
-
-def error_line(output: str) -> str:
-    """Return the one line of a command's output that says what went wrong."""
-    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
-    lines = [line for line in lines if line]
-    for line in reversed(lines):
-        if re.search(r"error|failed|invalid|not found|denied|no such", line, re.IGNORECASE):
-            return line
-    return lines[-1] if lines else "no output"
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
@@ -120,15 +27,23 @@ def version(cli: Cli) -> tuple[int, int, int] | None:
     return parse_version(result.stdout) if result.ok else None
 
 
+def version_problem(found: tuple[int, int, int] | None) -> str:
+    """Say what is wrong with a Compose version ("" when it is recent enough)."""
+    want = ".".join(map(str, MIN_VERSION))
+    if found is None:
+        return f"Docker Compose v2 is not installed (need >= {want})"
+    if found < MIN_VERSION:
+        return f"Docker Compose {'.'.join(map(str, found))} is older than {want} (needed for up --wait and watch)"
+    return ""
+
+
 def require_version(cli: Cli) -> tuple[int, int, int]:
     """Return the Compose version, or fail when it is missing or too old."""
     found = version(cli)
-    want = ".".join(map(str, MIN_VERSION))
-    if found is None:
-        raise DevloopError(f"Docker Compose v2 (>= {want}) is not installed: run `invoke setup` or install the compose plugin")
-    if found < MIN_VERSION:
-        have = ".".join(map(str, found))
-        raise DevloopError(f"Docker Compose {have} is too old (need >= {want} for watch and up --wait): run `invoke setup` or upgrade it")
+    problem = version_problem(found)
+    if problem:
+        raise DevloopError(f"{problem}: run `invoke setup` or install/upgrade the docker compose plugin")
+    assert found is not None
     return found
 
 
@@ -147,6 +62,10 @@ class Compose:
         self.cli = cli or Cli()
         self.extra_env = dict(extra_env or {})
         self._model: dict[str, Any] | None = None
+
+    def with_env(self, **extra: str) -> Compose:
+        """Return the same Compose with more variables set (a build target, say)."""
+        return Compose(self.settings, self.files, self.cli, {**self.extra_env, **extra})
 
     def argv(self, *args: str) -> list[str]:
         """Return the full command line for a compose subcommand."""
@@ -191,6 +110,10 @@ class Compose:
             self._model = json.loads(result.stdout)
         return self._model
 
+    def service(self, name: str) -> dict[str, Any]:
+        """Return one service's resolved configuration."""
+        return self.model()["services"][name]
+
     def services(self) -> list[str]:
         """Return the service names, each after the services it depends on."""
         services = self.model().get("services", {})
@@ -210,6 +133,10 @@ class Compose:
     def built_services(self) -> list[str]:
         """Return the services Compose builds from a Dockerfile."""
         return [name for name, svc in self.model()["services"].items() if "build" in svc]
+
+    def image_of(self, service: str) -> str:
+        """Return the image name Compose gives a service."""
+        return self.service(service).get("image") or f"{self.settings.project}-{service}"
 
     def require_services(self, names: Iterable[str], among: Sequence[str] | None = None) -> list[str]:
         """Return names if each is a service (of among, if given); else fail listing the valid ones."""

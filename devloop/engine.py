@@ -1,13 +1,14 @@
-"""The Docker engine through its SDK: reachability, container state, ports, waits."""
+"""The Docker engine through its SDK: reachability, container state, ports, images."""
 
 from __future__ import annotations
 
 import os
 import socket
-import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import modes
+from .commands import Cli
 from .errors import DevloopError
 
 if TYPE_CHECKING:
@@ -17,25 +18,15 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
-MODE_LABEL = "devloop.mode"
+TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 
 
-def endpoint() -> str:
+def endpoint(cli: Cli | None = None) -> str:
     """Return the engine address the docker CLI would use (DOCKER_HOST, else the context)."""
     if os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"]
-    try:
-        found = subprocess.run(
-            ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        found = ""
-    return found or DEFAULT_HOST
+    found = (cli or Cli()).capture(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], timeout=10)
+    return (found.stdout.strip() if found.ok else "") or DEFAULT_HOST
 
 
 def connect(timeout: float = 10) -> docker.DockerClient:
@@ -48,9 +39,8 @@ def connect(timeout: float = 10) -> docker.DockerClient:
         client = docker.DockerClient(base_url=where, timeout=timeout)
         client.ping()
     except (DockerException, OSError) as exc:
-        reason = _reason(exc)
         raise DevloopError(
-            f"no Docker engine answers at {where} ({reason}): start Docker "
+            f"no Docker engine answers at {where} ({reason(exc)}): start Docker "
             "(`invoke setup` does it on Debian) or point DOCKER_HOST / `docker context use` at a running engine"
         ) from None
     return client
@@ -64,12 +54,12 @@ _REASONS = (
 )
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     """Say in a few words why the engine did not answer."""
     text = str(exc)
-    for needle, reason in _REASONS:
+    for needle, said in _REASONS:
         if needle in text:
-            return reason
+            return said
     return text.split(": ", 1)[-1][:160] or type(exc).__name__
 
 
@@ -100,6 +90,11 @@ class ServiceState:
         """Running, and healthy if it has a healthcheck."""
         return self.status == "running" and self.health in ("healthy", "none")
 
+    @property
+    def shown(self) -> str:
+        """The word that best says how it is: its health if it has one, else its status."""
+        return self.health if self.health != "none" else self.status
+
 
 def containers(client: docker.DockerClient, project: str) -> dict[str, Container]:
     """Return the project's containers by service name (stopped ones included)."""
@@ -128,7 +123,7 @@ def state_of(service: str, container: Container) -> ServiceState:
         health=(st.get("Health") or {}).get("Status", "none"),
         started_at=st.get("StartedAt", ""),
         image_id=container.attrs.get("Image", ""),
-        mode=container.labels.get(MODE_LABEL, ""),
+        mode=container.labels.get(modes.LABEL, ""),
         bindings=bindings(container),
     )
 
@@ -155,7 +150,7 @@ def listening(container: Container) -> set[int]:
     ports = set()
     for line in out.decode().splitlines()[1:]:
         cols = line.split()
-        if len(cols) > 3 and cols[3] == "0A":  # 0A is TCP_LISTEN
+        if len(cols) > 3 and cols[3] == TCP_LISTEN:
             ports.add(int(cols[1].rsplit(":", 1)[1], 16))
     return ports
 

@@ -1,8 +1,8 @@
 """Settings of the stack: project name, compose files, ports, images.
 
-Precedence, lowest first: defaults, `.env`, `invoke.yaml` (key `devloop`), the
-environment, then a task's own flag. The variables are the ones docker-compose.yml
-interpolates, so Compose run by hand and Compose run by the tasks agree.
+Precedence, lowest first: the defaults written in the compose files (`${VAR:-default}`),
+`.env`, `invoke.yaml` (key `devloop`), then the environment. The variables are the ones the
+compose files interpolate, so Compose run by hand and Compose run by the tasks agree.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import envfile
 from .errors import DevloopError
 
 ENV_FILE = ".env"
 BASE_FILE = "docker-compose.yml"
-DEBUG_FILE = "compose/debug.yml"
-DEBUG_WAIT_FILE = "compose/debug-wait.yml"
+OVERLAY_DIR = "compose"
 UNPRIVILEGED_UID = 10001
-DEBUGPY_PORT = 5678  # where debugpy listens inside the container; DEBUG_PORT moves the host side
+_DEFAULT = re.compile(r"\$\{(\w+):?-([^}]*)\}")
 
 
 def _var(name: str) -> dict[str, str]:
@@ -36,15 +36,15 @@ class Settings:
 
     root: Path
     project: str = field(metadata=_var("COMPOSE_PROJECT_NAME"))
-    app_port: int = field(default=5000, metadata=_var("APP_PORT"))
-    web_port: int = field(default=8080, metadata=_var("WEB_PORT"))
-    debug_port: int = field(default=5678, metadata=_var("DEBUG_PORT"))
-    python_image: str = field(default="python:3.12-slim", metadata=_var("PYTHON_IMAGE"))
-    mysql_image: str = field(default="mysql:8.4", metadata=_var("MYSQL_IMAGE"))
-    nginx_image: str = field(default="nginx:1.27-alpine", metadata=_var("NGINX_IMAGE"))
+    app_port: int = field(metadata=_var("APP_PORT"))
+    web_port: int = field(metadata=_var("WEB_PORT"))
+    debug_port: int = field(metadata=_var("DEBUG_PORT"))
+    python_image: str = field(metadata=_var("PYTHON_IMAGE"))
+    mysql_image: str = field(metadata=_var("MYSQL_IMAGE"))
+    nginx_image: str = field(metadata=_var("NGINX_IMAGE"))
+    app_uid: int = field(metadata=_var("APP_UID"))
+    app_image: str = field(metadata=_var("APP_IMAGE"))
     ca_bundle: str = field(default="", metadata=_var("CA_BUNDLE"))
-    app_uid: int = field(default=UNPRIVILEGED_UID, metadata=_var("APP_UID"))
-    app_image: str = field(default="", metadata=_var("APP_IMAGE"))
     compose_files: tuple[str, ...] = field(default=(BASE_FILE,), metadata=_var("DEVLOOP_COMPOSE_FILES"))
 
     @property
@@ -74,6 +74,22 @@ class Settings:
         return self.root / relative
 
 
+def compose_defaults(root: Path) -> dict[str, str]:
+    """Return the `${VAR:-default}` defaults written in the project's compose files (overlays too)."""
+    try:
+        texts = [(root / BASE_FILE).read_text(encoding="utf-8")]
+    except OSError:
+        raise DevloopError(f"{BASE_FILE} not found in {root}: run the tasks from the project's directory") from None
+    texts += [path.read_text(encoding="utf-8") for path in sorted((root / OVERLAY_DIR).glob("*.yml"))]
+    return {name: default for text in texts for name, default in _DEFAULT.findall(text)}
+
+
+def official_images(root: Path) -> dict[str, str]:
+    """Return the official base images, as docker-compose.yml names them by default."""
+    defaults = compose_defaults(root)
+    return {var: defaults[var] for var in ("PYTHON_IMAGE", "MYSQL_IMAGE", "NGINX_IMAGE")}
+
+
 def project_name(root: Path) -> str:
     """Return the project name Compose itself would derive from the directory."""
     name = re.sub(r"[^a-z0-9_-]", "", root.resolve().name.lower()).lstrip("_-")
@@ -85,43 +101,6 @@ def default_uid() -> int:
     getuid = getattr(os, "getuid", None)
     uid = getuid() if getuid else 0
     return uid or UNPRIVILEGED_UID
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a dotenv file (KEY=VALUE lines, # comments, optional quotes)."""
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    return values
-
-
-def update_env_file(path: Path, values: Mapping[str, str]) -> bool:
-    """Set keys in a dotenv file, keeping every other line; return whether it changed."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    pending = dict(values)
-    out = []
-    for line in lines:
-        key = line.split("=", 1)[0].strip() if "=" in line and not line.lstrip().startswith("#") else None
-        if key in pending:
-            out.append(f"{key}={pending.pop(key)}")
-        else:
-            out.append(line)
-    out.extend(f"{key}={value}" for key, value in pending.items())
-    text = "\n".join(out) + "\n"
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.write_text(text, encoding="utf-8")
-    return True
 
 
 def _coerce(name: str, var: str, kind: Any, raw: Any) -> Any:
@@ -140,26 +119,22 @@ def _coerce(name: str, var: str, kind: Any, raw: Any) -> Any:
     return str(raw)
 
 
-def load(
-    root: Path,
-    config: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-    **flags: Any,
-) -> Settings:
-    """Resolve the settings of the project at root from every source, flags last."""
+def load(root: Path, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve the settings of the project at root from every source, the environment last."""
     environ = os.environ if environ is None else environ
     config = config or {}
-    dotenv = read_env_file(root / ENV_FILE)
-    resolved: dict[str, Any] = {"project": project_name(root), "app_uid": default_uid()}
-    for f in dataclasses.fields(Settings):
-        var = f.metadata.get("var")
-        if not var:
-            continue
-        for source in (dotenv.get(var), config.get(f.name), environ.get(var), flags.get(f.name)):
+    defaults = compose_defaults(root)
+    dotenv = envfile.read(root / ENV_FILE)
+    project = environ.get("COMPOSE_PROJECT_NAME") or dotenv.get("COMPOSE_PROJECT_NAME") or project_name(root)
+    fields = [(f, f.metadata["var"]) for f in dataclasses.fields(Settings) if f.metadata.get("var")]
+    # A field with a default of its own (CA_BUNDLE: none) ignores the compose file's placeholder.
+    required = [(f, var) for f, var in fields if f.default is dataclasses.MISSING and defaults.get(var)]
+    resolved: dict[str, Any] = {f.name: _coerce(f.name, var, f.type, defaults[var]) for f, var in required}
+    # Computed per project and user, so they beat the compose file's by-hand defaults.
+    resolved.update(app_uid=default_uid(), app_image=f"{project}-app")
+    for f, var in fields:
+        for source in (dotenv.get(var), config.get(f.name), environ.get(var)):
             if source not in (None, ""):
                 resolved[f.name] = _coerce(f.name, var, f.type, source)
-    unknown = set(flags) - {f.name for f in dataclasses.fields(Settings)}
-    if unknown:
-        raise DevloopError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    resolved.setdefault("app_image", f"{resolved['project']}-app")
+    resolved.setdefault("project", project)
     return Settings(root=root, **resolved)

@@ -11,9 +11,11 @@ from typing import Any
 import yaml
 
 from .errors import DevloopError
-from .settings import BASE_FILE, DEBUG_FILE, DEBUGPY_PORT
+from .modes import DEBUG
+from .settings import BASE_FILE
 
 LAUNCH_FILE = ".vscode/launch.json"
+DEBUG_FILE = DEBUG.overlays[0]
 CONFIG_NAME = "Python: Remote Attach"
 _VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}|\$(\w+)")
 
@@ -59,15 +61,25 @@ def _bind(spec: Any, env: Mapping[str, str]) -> tuple[str, str] | None:
     return (source, target) if source.startswith(".") and target else None
 
 
+def _debugpy_port(service: dict[str, Any]) -> int | None:
+    """Return the DEBUGPY_PORT a service's environment sets (list or mapping form), if any."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env if "=" in item)
+    value = env.get("DEBUGPY_PORT")
+    return int(value) if value is not None else None
+
+
 def launch_config(root: Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Return the attach configuration for the service the debug overlay publishes debugpy on."""
     env = env or {}
     base = _load(root / BASE_FILE).get("services", {})
     debug = _load(root / DEBUG_FILE).get("services", {})
     for name, svc in debug.items():
+        debugpy_port = _debugpy_port(svc)
         for spec in svc.get("ports") or []:
             published = _published(spec, env)
-            if published and published[2] == DEBUGPY_PORT:
+            if published and published[2] == debugpy_port:
                 host_ip, host_port, _ = published
                 break
         else:
@@ -86,7 +98,7 @@ def launch_config(root: Path, env: Mapping[str, str] | None = None) -> dict[str,
             "justMyCode": True,
             "subProcess": True,
         }
-    raise DevloopError(f"{DEBUG_FILE} publishes no debugpy port ({DEBUGPY_PORT})")
+    raise DevloopError(f"{DEBUG_FILE} publishes no debugpy port (the port its DEBUGPY_PORT names)")
 
 
 def render(root: Path, env: Mapping[str, str] | None = None, existing: str | None = None) -> str:

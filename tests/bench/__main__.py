@@ -17,9 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from devloop import modes
 from devloop.stack import Stack
+from tests.support.harness import ROOT, Project, copy_project
+from tests.support.waiting import wait_until
 
-from ..harness import ROOT, Project, copy_project, wait_until
 from . import measure, report
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
@@ -76,7 +78,7 @@ def switch(project: Project, files: list[str]) -> None:
 
 def wait_debugger(project: Project) -> None:
     """Wait until debugpy listens in the app container (without using up its connection)."""
-    Stack(project.resolved_settings(), mode="debug").wait_for_debugger()
+    Stack(project.resolved_settings(), mode=modes.DEBUG).wait_for_debugger()
 
 
 def debug_run(project: Project, results: dict[str, list[float]], key: str) -> None:

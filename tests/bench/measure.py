@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..e2e import dap
-from ..harness import Project, wait_until
+from tests.support import dap
+from tests.support.harness import Project
+from tests.support.waiting import wait_until
 
 VIEWS = "app/src/blog/views.py"
 ORIGINAL = "Hello from Docker!"

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from devloop import compose
-
-from ..harness import Project
+from tests.support.harness import Project
 
 LATENCY_ROWS = [
     ("ours", "(a) ours: fork-per-save dev server"),
@@ -162,7 +161,7 @@ def write(
         f"## Machine\n\n{machine_lines}\n- whole run: {seconds:.0f} s\n\n"
         f"## Results\n\n{rendered}\n\n![Edit-to-served latency](benchmarks.png)\n\n"
         "## Variants\n\n"
-        "- (a) ours: `app/devserver.py`. A parent that has imported Flask and the app's dependencies\n"
+        "- (a) ours: `app/devserver`. A parent that has imported Flask and the app's dependencies\n"
         "  owns the listening socket and watches `app/src` with inotify; on a save it kills the\n"
         "  serving child and forks a new one, which imports only the user's code.\n"
         "- (b) stock: `flask run --debug`, Werkzeug's default (stat) reloader, same image and bind mount.\n"

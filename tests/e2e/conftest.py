@@ -1,5 +1,6 @@
-"""The e2e harness: a copy of the project (tests/harness.py), torn down in `finally`,
-with the services' logs attached to any failing case's report.
+"""Fixtures of the e2e suite: the project copy (torn down in `finally`), and the state each case
+needs from its stack (up, in debug mode, down) asked for by name, not by running order.
+Failing cases get the services' logs attached to their report.
 """
 
 from __future__ import annotations
@@ -8,12 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from devloop import engine
+from devloop import engine, modes
 from devloop.errors import DevloopError
-
-from ..harness import ROOT, Project, copy_project, wait_until
-
-__all__ = ["ROOT", "Project", "wait_until"]
+from tests.support.harness import Project, copy_project
 
 _active: list[Project] = []
 
@@ -32,6 +30,28 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     finally:
         _active.remove(proj)
         proj.teardown()
+
+
+def _in_mode(project: Project, mode: modes.Mode) -> bool:
+    """Whether every service is ready and the app runs in that mode."""
+    states = project.states()
+    return bool(states) and all(st.ready for st in states.values()) and states.get("app") is not None and states["app"].mode == mode.name
+
+
+@pytest.fixture
+def up(project: Project) -> Project:
+    """The stack up and healthy in normal mode (started only if it is not)."""
+    if not _in_mode(project, modes.NORMAL):
+        project.invoke("up")
+    return project
+
+
+@pytest.fixture
+def down(project: Project) -> Project:
+    """The stack stopped (its data volume kept)."""
+    if project.states():
+        project.invoke("down")
+    return project
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from devloop import compose, settings
-
-from .conftest import Project
+from devloop import compose, envfile, settings
+from tests.support.dotenv_cases import TRICKY
+from tests.support.harness import Project
 
 PIP_THROUGH_CA = """\
 ARG PYTHON_IMAGE
@@ -71,3 +73,21 @@ def test_python_image_pip_installs_through_the_ca_secret_without_keeping_it(proj
         assert leftover.decode().strip() == "0"
     finally:
         subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True, check=False)
+
+
+def test_dotenv_lines_are_read_as_docker_compose_config_reads_them(tmp_path: Path) -> None:
+    for n, (line, value) in enumerate(TRICKY):
+        folder = tmp_path / f"case{n}"
+        folder.mkdir()
+        (folder / ".env").write_text(f"B=b\n{line}\n")
+        (folder / "compose.yml").write_text("services:\n  s:\n    image: x\n    environment:\n      A: ${A}\n")
+        done = subprocess.run(
+            ["docker", "compose", "--project-directory", str(folder), "config", "--format", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            stdin=subprocess.DEVNULL,
+            env={"PATH": os.environ["PATH"]},
+        )
+        assert json.loads(done.stdout)["services"]["s"]["environment"]["A"] == value, line
+        assert envfile.read(folder / ".env")["A"] == value, line

@@ -1,6 +1,7 @@
-"""The product's promises, proven on a real engine, in the order a developer meets them.
+"""The product's promises, proven on a real engine.
 
-The cases share one stack and run in file order; each one leaves it as the next expects.
+The cases share one project copy; each asks for the state it needs (`up`, `down`,
+`debugging`) through fixtures, so any one of them can run alone or in any order.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from devloop import modes
 from devloop.engine import PROJECT_LABEL
-from devloop.settings import DEBUGPY_PORT
-
-from . import dap
-from .conftest import ROOT, Project, wait_until
+from tests.support import dap
+from tests.support.harness import ROOT, Project
+from tests.support.waiting import wait_until
 
 VIEWS = "app/src/blog/views.py"
 HELLO = '"Hello from Docker!"'
@@ -38,7 +39,8 @@ def identity(project: Project) -> tuple[str, str, str]:
     return app.container_id, app.started_at, app.image_id
 
 
-def test_up_starts_a_healthy_stack_that_keeps_every_http_contract(project: Project) -> None:
+def test_up_starts_a_healthy_stack_that_keeps_every_http_contract(down: Project) -> None:
+    project = down
     done = project.invoke("up")
     assert f"http://127.0.0.1:{project.ports['APP_PORT']}" in done.stdout
     assert all(state.ready for state in project.states().values())
@@ -55,7 +57,8 @@ def test_up_starts_a_healthy_stack_that_keeps_every_http_contract(project: Proje
         assert status == 400 and message in answer["error"]
 
 
-def test_hot_reload_serves_three_edits_in_the_same_container_without_a_rebuild(project: Project) -> None:
+def test_hot_reload_serves_three_edits_in_the_same_container_without_a_rebuild(up: Project) -> None:
+    project = up
     before = identity(project)
     previous = HELLO
     for n in range(1, 4):
@@ -68,7 +71,8 @@ def test_hot_reload_serves_three_edits_in_the_same_container_without_a_rebuild(p
     wait_until(lambda: served(project, "Hello from Docker!"), timeout=10, what="original text served")
 
 
-def test_a_saved_syntax_error_keeps_the_container_up_and_the_fix_is_served(project: Project) -> None:
+def test_a_saved_syntax_error_keeps_the_container_up_and_the_fix_is_served(up: Project) -> None:
+    project = up
     before = identity(project)
     project.edit(VIEWS, "def hello() -> Response:", "def hello( -> Response:")
     status = wait_until(lambda: project.get("/", timeout=5)[0] == 500, timeout=10, what="the error page")
@@ -128,10 +132,12 @@ class DebugSession:
         self.dap.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def debugger(project: Project) -> Iterator[DebugSession]:
-    """`invoke debug`, then an attach with the committed launch.json's settings."""
-    project.invoke("debug")
+    """The stack in debug mode (`invoke debug` unless it is), attached with the committed launch.json's settings."""
+    states = project.states()
+    if not states or states["app"].mode != modes.DEBUG.name or not all(st.ready for st in states.values()):
+        project.invoke("debug")
     project.invoke("vscode")  # the documented way to follow a moved DEBUG_PORT
     config = json.loads((project.root / ".vscode/launch.json").read_text())["configurations"][0]
     committed = json.loads((ROOT / ".vscode/launch.json").read_text())["configurations"][0]
@@ -172,7 +178,7 @@ def test_up_after_debug_returns_to_normal_mode(project: Project, debugger: Debug
     project.invoke("up")
     app = project.app()
     assert app.mode == "normal"
-    assert all(b.container_port != DEBUGPY_PORT for b in app.bindings)
+    assert all(b.host_port != project.ports["DEBUG_PORT"] for b in app.bindings)
     assert project.get("/") == (200, {"response": "Hello from Docker!"})
 
 
@@ -188,11 +194,10 @@ def test_debug_wait_holds_the_app_until_a_debugger_attaches_while_web_starts(pro
         wait_until(lambda: project.get("/", timeout=2)[0] == 200, timeout=30, what="the app serving after attach")
     finally:
         session.close()
-    project.invoke("up")
-    assert project.app().mode == "normal"
 
 
-def test_only_loopback_ports_no_published_db_no_root_app_no_password_in_sight(project: Project) -> None:
+def test_only_loopback_ports_no_published_db_no_root_app_no_password_in_sight(up: Project) -> None:
+    project = up
     states = project.states()
     assert all(b.host_ip == "127.0.0.1" for st in states.values() for b in st.bindings)
     assert states["db"].bindings == []
@@ -209,7 +214,8 @@ def test_only_loopback_ports_no_published_db_no_root_app_no_password_in_sight(pr
         assert "PASSWORD=" not in env.replace("PASSWORD_FILE=", "")
 
 
-def test_reload_restarts_for_a_source_edit_and_rebuilds_for_a_requirements_edit(project: Project) -> None:
+def test_reload_restarts_for_a_source_edit_and_rebuilds_for_a_requirements_edit(up: Project) -> None:
+    project = up
     image = project.app().image_id
     project.edit(VIEWS, HELLO, '"Hello, reloaded!"')
     done = project.invoke("reload")
@@ -225,7 +231,8 @@ def test_reload_restarts_for_a_source_edit_and_rebuilds_for_a_requirements_edit(
     assert "nothing changed" in project.invoke("reload").stdout
 
 
-def test_the_app_answers_503_while_the_database_is_down_and_recovers_by_itself(project: Project) -> None:
+def test_the_app_answers_503_while_the_database_is_down_and_recovers_by_itself(up: Project) -> None:
+    project = up
     project.compose("stop", "db")
     try:
         for path in ("/blogs", "/healthz"):
@@ -238,7 +245,8 @@ def test_the_app_answers_503_while_the_database_is_down_and_recovers_by_itself(p
     wait_until(lambda: project.get("/blogs", timeout=5)[0] == 200, timeout=90, interval=0.5, what="/blogs answering again")
 
 
-def test_data_survives_down_and_up_and_only_down_volumes_yes_deletes_it(project: Project) -> None:
+def test_data_survives_down_and_up_and_only_down_volumes_yes_deletes_it(up: Project) -> None:
+    project = up
     project.http("POST", "/blogs", {"title": "Keep me"})
     project.invoke("down")
     assert project.states() == {}
@@ -253,8 +261,8 @@ def test_data_survives_down_and_up_and_only_down_volumes_yes_deletes_it(project:
     assert "Keep me" not in project.get("/blogs")[1]["response"]
 
 
-def test_a_broken_app_makes_up_fail_with_its_logs_and_say_what_is_left_running(project: Project) -> None:
-    project.invoke("down")
+def test_a_broken_app_makes_up_fail_with_its_logs_and_say_what_is_left_running(down: Project) -> None:
+    project = down
     project.edit("app/src/blog/__init__.py", "from . import db, views", "from . import db, views, missing_module")
     try:
         done = project.invoke("up", check=False)
@@ -263,7 +271,6 @@ def test_a_broken_app_makes_up_fail_with_its_logs_and_say_what_is_left_running(p
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "--- last log lines of app ---" in done.stdout and "missing_module" in done.stdout
     assert "app is unhealthy; left running: app, db" in done.stderr
-    project.invoke("up")
 
 
 def one_line_error(done: Any) -> str:
@@ -274,8 +281,8 @@ def one_line_error(done: Any) -> str:
     return lines[0]
 
 
-def test_a_taken_port_is_one_clear_error_and_leaves_nothing_running(project: Project) -> None:
-    project.invoke("down")
+def test_a_taken_port_is_one_clear_error_and_leaves_nothing_running(down: Project) -> None:
+    project = down
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", project.ports["WEB_PORT"]))

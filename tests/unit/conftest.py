@@ -1,15 +1,16 @@
-"""Fakes shared by the unit tests: a recording CLI and a scriptable host."""
+"""Fakes shared by the unit tests: a recording command runner and a bare project directory."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
-from devloop.compose import Cli, Result
-
-ROOT = Path(__file__).resolve().parents[2]
+from devloop.commands import Cli, Result
+from devloop.settings import BASE_FILE, OVERLAY_DIR
+from tests.support.harness import ROOT
 
 
 class FakeCli(Cli):
@@ -38,7 +39,9 @@ class FakeCli(Cli):
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """An empty project directory."""
+    """A project directory with nothing but the compose files (which hold the defaults)."""
     root = tmp_path / "myproj"
     root.mkdir()
+    shutil.copy(ROOT / BASE_FILE, root / BASE_FILE)
+    shutil.copytree(ROOT / OVERLAY_DIR, root / OVERLAY_DIR)
     return root

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import mysql.connector
 import pytest
-
-from .conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "app" / "src"))
-
 from blog import config_from_env, create_app
 
 

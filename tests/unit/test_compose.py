@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from devloop import compose, settings
-from devloop.compose import Result
+from devloop.commands import Result
 from devloop.errors import DevloopError
 
 from .conftest import FakeCli
@@ -29,13 +29,13 @@ def test_parse_version(output: str, version: tuple[int, int, int] | None) -> Non
 
 def test_missing_compose_is_a_clear_error() -> None:
     cli = FakeCli({("docker", "compose", "version"): Result(1, "", "docker: 'compose' is not a docker command.")})
-    with pytest.raises(DevloopError, match=r"Compose v2 \(>= 2.22.0\) is not installed"):
+    with pytest.raises(DevloopError, match=r"Compose v2 is not installed \(need >= 2.22.0\)"):
         compose.require_version(cli)
 
 
 def test_old_compose_is_a_clear_error() -> None:
     cli = FakeCli({("docker", "compose", "version"): Result(0, "2.20.3\n")})
-    with pytest.raises(DevloopError, match=r"2.20.3 is too old"):
+    with pytest.raises(DevloopError, match=r"2.20.3 is older than 2.22.0"):
         compose.require_version(cli)
 
 

@@ -1,30 +1,23 @@
-"""The dev server (app/devserver.py): its watchers, and a real run of it on this host (no Docker)."""
+"""The dev server (app/devserver): its watchers, and a real run of it on this host (no Docker)."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from devserver import watchers
 
-from .conftest import ROOT
-
-spec = importlib.util.spec_from_file_location("devserver", ROOT / "app" / "devserver.py")
-assert spec and spec.loader
-devserver = importlib.util.module_from_spec(spec)
-sys.modules["devserver"] = devserver  # dataclasses look their module up while it loads
-spec.loader.exec_module(devserver)
+from tests.support.harness import ROOT
+from tests.support.http import get as http_get
+from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
 MOUNTINFO = """\
 22 1 0:21 / / rw,relatime - overlay overlay rw
@@ -39,21 +32,21 @@ MOUNTINFO = """\
     [("views.py", True), ("pkg.py", True), (".#views.py", False), (".views.py.swp", False), ("views.py~", False), ("notes.txt", False)],
 )
 def test_only_python_sources_count_as_changes(name: str, relevant: bool) -> None:
-    assert devserver.relevant(name) is relevant
+    assert watchers.relevant(name) is relevant
 
 
 def test_a_native_bind_mount_uses_inotify_and_docker_desktop_mounts_also_poll() -> None:
-    assert devserver.watch_mode(Path("/code"), {}, MOUNTINFO) == "inotify"
-    assert devserver.watch_mode(Path("/code/blog"), {}, MOUNTINFO) == "inotify"
-    assert devserver.watch_mode(Path("/codebase"), {}, MOUNTINFO) == "both"
-    assert devserver.watch_mode(Path("/code-win/x"), {}, MOUNTINFO) == "both"
-    assert devserver.watch_mode(Path("/code"), {"DEVSERVER_WATCH": "poll"}, MOUNTINFO) == "poll"
+    assert watchers.watch_mode(Path("/code"), {}, MOUNTINFO) == "inotify"
+    assert watchers.watch_mode(Path("/code/blog"), {}, MOUNTINFO) == "inotify"
+    assert watchers.watch_mode(Path("/codebase"), {}, MOUNTINFO) == "both"
+    assert watchers.watch_mode(Path("/code-win/x"), {}, MOUNTINFO) == "both"
+    assert watchers.watch_mode(Path("/code"), {"DEVSERVER_WATCH": "poll"}, MOUNTINFO) == "poll"
     with pytest.raises(SystemExit, match="DEVSERVER_WATCH must be"):
-        devserver.watch_mode(Path("/code"), {"DEVSERVER_WATCH": "sometimes"}, MOUNTINFO)
+        watchers.watch_mode(Path("/code"), {"DEVSERVER_WATCH": "sometimes"}, MOUNTINFO)
 
 
 def test_inotify_sees_saves_new_packages_and_ignores_editor_droppings(tmp_path: Path) -> None:
-    watcher = devserver.Inotify(tmp_path)
+    watcher = watchers.Inotify(tmp_path)
     (tmp_path / "views.py").write_text("x = 1\n")
     (tmp_path / ".views.py.swp").write_text("")
     time.sleep(0.05)
@@ -69,7 +62,7 @@ def test_inotify_sees_saves_new_packages_and_ignores_editor_droppings(tmp_path: 
 
 def test_poller_sees_added_changed_and_removed_files(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("1")
-    poller = devserver.Poller(tmp_path)
+    poller = watchers.Poller(tmp_path)
     assert poller.changes() == []
     (tmp_path / "a.py").write_text("22")
     (tmp_path / "b.py").write_text("")
@@ -98,30 +91,12 @@ def create_app():
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def get(port: int, path: str = "/") -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, None
+    return http_get(f"http://127.0.0.1:{port}{path}", timeout=5)
 
 
 def eventually(check: Any, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("not reached in time")
+    return wait_until(check, timeout, interval=0.02)
 
 
 @pytest.fixture
@@ -130,9 +105,9 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, int]]:
     (source / "hello").mkdir(parents=True)
     (source / "hello" / "__init__.py").write_text(APP)
     port = free_port()
-    env = {**os.environ, "DEVSERVER_SOURCE": str(source), "FLASK_APP": "hello"}
+    env = {**os.environ, "DEVSERVER_SOURCE": str(source), "FLASK_APP": "hello", "PYTHONPATH": str(ROOT / "app")}
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app" / "devserver.py"), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "devserver", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -171,3 +146,15 @@ def test_sighup_reloads_and_sigterm_stops_every_process(server: tuple[subprocess
     time.sleep(0.2)
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_a_folder_inotify_cannot_watch_is_reported_and_polled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    (tmp_path / "pkg").mkdir()
+
+    def full(self: Any, path: Path, mask: int) -> int:
+        raise OSError(28, "No space left on device")  # ENOSPC: the watch limit
+
+    monkeypatch.setattr(watchers.INotify, "add_watch", full)
+    found = watchers.watchers(tmp_path, "inotify")
+    assert [type(w).__name__ for w in found] == ["Inotify", "Poller"]
+    assert "fs.inotify.max_user_watches" in capsys.readouterr().err

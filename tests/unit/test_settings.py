@@ -1,4 +1,4 @@
-"""Settings: every source in its place, flags last, bad values refused in one line."""
+"""Settings: every source in its place, the environment last, bad values refused in one line."""
 
 from pathlib import Path
 
@@ -16,12 +16,18 @@ def test_defaults_are_the_official_images_and_the_contract_ports(project: Path) 
     assert s.app_image == "myproj-app"
 
 
-def test_env_file_then_invoke_yaml_then_environment_then_flags(project: Path) -> None:
+def test_compose_defaults_then_env_file_then_invoke_yaml_then_environment(project: Path) -> None:
     (project / ".env").write_text("APP_PORT=5001\nWEB_PORT=8081\nDEBUG_PORT=5679\nPYTHON_IMAGE='standin/python:x'\n")
     s = settings.load(project, config={"web_port": 8082, "debug_port": 5680}, environ={"DEBUG_PORT": "5681"})
     assert (s.app_port, s.web_port, s.debug_port) == (5001, 8082, 5681)
     assert s.python_image == "standin/python:x"
-    assert settings.load(project, environ={"DEBUG_PORT": "5681"}, debug_port=5999).debug_port == 5999
+
+
+def test_the_defaults_are_the_ones_written_in_docker_compose_yml(project: Path) -> None:
+    compose = project / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("${APP_PORT:-5000}", "${APP_PORT:-5055}"))
+    assert settings.load(project, environ={}).app_port == 5055
+    assert settings.official_images(project)["MYSQL_IMAGE"] == "mysql:8.4"
 
 
 def test_project_name_from_environment_names_the_app_image(project: Path) -> None:
@@ -48,14 +54,6 @@ def test_root_user_gets_an_unprivileged_uid(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.default_uid() == settings.UNPRIVILEGED_UID
     monkeypatch.setattr(settings.os, "getuid", lambda: 1000)
     assert settings.default_uid() == 1000
-
-
-def test_update_env_file_keeps_the_users_lines(project: Path) -> None:
-    env = project / ".env"
-    env.write_text("# my ports\nAPP_PORT=5001\nPYTHON_IMAGE=old\n")
-    assert settings.update_env_file(env, {"PYTHON_IMAGE": "new", "CA_BUNDLE": "/ca.pem"})
-    assert env.read_text() == "# my ports\nAPP_PORT=5001\nPYTHON_IMAGE=new\nCA_BUNDLE=/ca.pem\n"
-    assert not settings.update_env_file(env, {"PYTHON_IMAGE": "new"})
 
 
 def test_compose_dir_name_is_normalised_like_compose(tmp_path: Path) -> None:

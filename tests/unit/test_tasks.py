@@ -12,12 +12,14 @@ import pytest
 from invoke import Exit, MockContext
 
 import tasks
-from devloop import engine, settings
-from devloop.compose import Result
+from devloop import engine, modes, settings
+from devloop.commands import Result
 from devloop.errors import DevloopError
 from devloop.stack import Stack
+from tests.support.harness import ROOT
+from tests.support.net import free_port
 
-from .conftest import ROOT, FakeCli
+from .conftest import FakeCli
 
 
 class RecordingStack:
@@ -25,9 +27,9 @@ class RecordingStack:
 
     calls: ClassVar[list[str]] = []
 
-    def __init__(self, settings: settings.Settings, mode: str = "normal") -> None:
+    def __init__(self, settings: settings.Settings, mode: modes.Mode = modes.NORMAL) -> None:
         self.settings, self.mode = settings, mode
-        RecordingStack.calls.append(f"init {mode}")
+        RecordingStack.calls.append(f"init {mode.name}")
 
     def __getattr__(self, name: str) -> Any:
         def record(*args: Any, **kwargs: Any) -> Any:
@@ -104,12 +106,6 @@ class PortStack(Stack):
         return {}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_taken_port_names_the_port_and_its_setting(project: Any) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -125,9 +121,10 @@ def test_debug_mode_also_checks_the_debug_port(project: Any) -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        s = settings.load(project, environ={"DEBUG_PORT": str(port), "APP_PORT": "1", "WEB_PORT": "1"})
-        assert "DEBUG_PORT" not in PortStack(s, mode="normal").wanted_ports()
-        assert PortStack(s, mode="debug").wanted_ports()["DEBUG_PORT"] == port
+        s = settings.load(project, environ={"DEBUG_PORT": str(port), "APP_PORT": str(free_port()), "WEB_PORT": str(free_port())})
+        PortStack(s, mode=modes.NORMAL).check_ports()
+        with pytest.raises(DevloopError, match=rf"port {port} on 127.0.0.1 is already in use \(DEBUG_PORT\)"):
+            PortStack(s, mode=modes.DEBUG).check_ports()
 
 
 class BuildFails(FakeCli):

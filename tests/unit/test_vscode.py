@@ -10,8 +10,7 @@ import pytest
 
 from devloop import vscode
 from devloop.errors import DevloopError
-
-from .conftest import ROOT
+from tests.support.harness import ROOT
 
 
 def test_committed_launch_json_agrees_with_the_compose_files() -> None:

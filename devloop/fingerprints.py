@@ -4,21 +4,22 @@ Per service Compose builds, the build context splits in two: the source that is
 bind-mounted into the container (served live, so a change needs at most a process
 restart) and everything else (Dockerfile, requirements: a change needs a rebuild).
 Per service, its resolved Compose config (which includes .env and the environment)
-decides whether the container must be recreated.
+decides whether the container must be recreated. Files the context's .dockerignore
+leaves out count for neither.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 STATE_DIR = ".devloop"
-_SKIP_DIRS = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", "node_modules"}
-_SKIP_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
+DOCKERIGNORE = ".dockerignore"
 
 
 @dataclass
@@ -45,15 +46,54 @@ class Plan:
         return not (self.rebuild or self.recreate or self.restart)
 
 
-def _files(root: Path, exclude: Iterable[Path] = ()) -> list[Path]:
-    """Return the files under root that count, sorted, skipping caches and the excluded trees."""
+def ignore_patterns(context: Path) -> list[re.Pattern[str]]:
+    """Return the exclusions of a build context's .dockerignore, as regular expressions."""
+    try:
+        lines = (context / DOCKERIGNORE).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    patterns = []
+    for line in lines:
+        line = line.strip().strip("/")
+        if not line or line.startswith(("#", "!")):
+            continue
+        patterns.append(re.compile(_translate(line)))
+    return patterns
+
+
+def _translate(pattern: str) -> str:
+    """Turn a .dockerignore pattern into a regular expression (`**/` also matches no folder)."""
+    out = ""
+    for token in re.findall(r"\*\*/|\*\*|\*|\?|\[[^\]]*\]|[^*?\[]+", pattern):
+        if token == "**/":
+            out += "(?:.*/)?"
+        elif token == "**":
+            out += ".*"
+        elif token == "*":
+            out += "[^/]*"
+        elif token == "?":
+            out += "[^/]"
+        elif token.startswith("["):
+            out += token
+        else:
+            out += re.escape(token)
+    return out
+
+
+def ignored(relative: str, patterns: Iterable[re.Pattern[str]]) -> bool:
+    """Whether a context-relative path, or a folder above it, is excluded."""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    return any(p.fullmatch(prefix) for p in patterns for prefix in prefixes)
+
+
+def _files(root: Path, context: Path, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Return the files under root that count, sorted: not ignored, not in an excluded tree."""
     excluded = [p.resolve() for p in exclude]
+    patterns = ignore_patterns(context)
     out = []
     for path in sorted(root.rglob("*")):
-        rel_parts = path.relative_to(root).parts
-        if any(part in _SKIP_DIRS for part in rel_parts) or path.name.endswith(_SKIP_SUFFIXES):
-            continue
-        if not path.is_file():
+        if not path.is_file() or ignored(path.relative_to(context).as_posix(), patterns):
             continue
         resolved = path.resolve()
         if any(resolved == ex or ex in resolved.parents for ex in excluded):
@@ -67,19 +107,19 @@ def hash_data(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def hash_tree(roots: Iterable[Path], exclude: Iterable[Path] = (), extra: Any = None) -> str:
+def hash_tree(roots: Iterable[Path], context: Path, exclude: Iterable[Path] = (), extra: Any = None) -> str:
     """Return a content hash of the files under roots (names and bytes), plus extra data."""
     digest = hashlib.sha256()
     exclude = list(exclude)
     for root in roots:
-        for path in _files(root, exclude) if root.is_dir() else []:
+        for path in _files(root, context, exclude) if root.is_dir() else []:
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     digest.update(hash_data(extra).encode())
     return digest.hexdigest()[:16]
 
 
-def _bind_sources(service: dict[str, Any]) -> list[Path]:
+def bind_sources(service: dict[str, Any]) -> list[Path]:
     """Return the host paths bind-mounted into a service."""
     return [Path(v["source"]) for v in service.get("volumes", []) if v.get("type") == "bind"]
 
@@ -93,9 +133,9 @@ def fingerprint(model: dict[str, Any]) -> Fingerprint:
         if not build:
             continue
         context = Path(build["context"]).resolve()
-        mounted = [src for src in _bind_sources(svc) if context in src.resolve().parents]
-        fp.build[name] = hash_tree([context], exclude=mounted, extra=build)
-        fp.source[name] = hash_tree(mounted)
+        mounted = [src for src in bind_sources(svc) if context in src.resolve().parents]
+        fp.build[name] = hash_tree([context], context, exclude=mounted, extra=build)
+        fp.source[name] = hash_tree(mounted, context)
     return fp
 
 
@@ -126,6 +166,11 @@ def plan(recorded: Fingerprint | None, current: Fingerprint) -> Plan:
     return result
 
 
+def stale_builds(recorded: Fingerprint | None, current: Fingerprint, services: Iterable[str]) -> list[str]:
+    """Return the services whose build inputs differ from the recorded build."""
+    return [name for name in services if recorded is None or recorded.build.get(name) != current.build.get(name)]
+
+
 def state_path(root: Path, project: str) -> Path:
     """Return where the fingerprint of a project's last build/up is kept."""
     return root / STATE_DIR / f"{project}.json"
@@ -145,3 +190,11 @@ def save(root: Path, project: str, fp: Fingerprint) -> None:
     path = state_path(root, project)
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(asdict(fp), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def record_build(root: Path, project: str, current: Fingerprint, services: Iterable[str]) -> None:
+    """Record that these services' images were just built from the current inputs."""
+    recorded = load(root, project) or Fingerprint()
+    for name in services:
+        recorded.build[name] = current.build[name]
+    save(root, project, recorded)

@@ -1,50 +1,35 @@
-"""What the e2e suite and the benchmark share: a throwaway copy of the project with its own
-compose project name and free ports, driven through the invoke tasks like a user would.
+"""A throwaway copy of the project with its own compose project name and free ports, driven
+through the invoke tasks as a user would. The e2e suite and the benchmark both use it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from devloop import engine, settings
 from devloop.compose import Compose
 
-ROOT = Path(__file__).resolve().parents[1]
-COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", ".nox", ".devloop", "__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", "secrets", "bench-work"
-)
+from . import http
+from .net import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_FILES = (".env",)  # machine-local, git-ignored, but what a user's checkout has
 
 
-def free_port() -> int:
-    """Return a port nothing listens on at 127.0.0.1 now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
-    """Poll check until it returns something truthy; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+def checkout_files(root: Path) -> list[str]:
+    """Return what a fresh clone of the working tree holds: tracked and untracked, not ignored."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=root, capture_output=True, check=True
+    ).stdout.decode()
+    return [name for name in listed.split("\0") if name and (root / name).is_file()]
 
 
 class Project:
@@ -83,25 +68,11 @@ class Project:
         self, method: str, path: str, body: Any = None, service: str = "APP_PORT", raw: bytes | None = None, timeout: float = 30
     ) -> tuple[int, Any]:
         """Send a request; return the status and the JSON (or text) answer."""
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        request = urllib.request.Request(self.url(path, service), data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status, text = response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            status, text = exc.code, exc.read().decode()
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
+        return http.request(self.url(path, service), method, body, raw, timeout)
 
-    def get(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+    def get(self, path: str, service: str = "APP_PORT", timeout: float = 30) -> tuple[int, Any]:
         """GET a path, or (0, error) when nothing answers."""
-        try:
-            return self.http("GET", path, **kwargs)
-        except (OSError, urllib.error.URLError) as exc:
-            return 0, str(exc)
+        return http.get(self.url(path, service), timeout)
 
     def edit(self, relative: str, old: str, new: str) -> None:
         """Replace text in a project file, as an editor saving it would."""
@@ -147,6 +118,9 @@ class Project:
 
 
 def copy_project(destination: Path, prefix: str = "e2e") -> Project:
-    """Copy the working tree (with its .env, without caches or secrets) and return the copy."""
-    shutil.copytree(ROOT, destination, ignore=COPY_IGNORE)
+    """Copy what a clone of the working tree holds, plus its .env (no caches, no secrets), and return it."""
+    for name in [*checkout_files(ROOT), *(f for f in LOCAL_FILES if (ROOT / f).is_file())]:
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
     return Project(destination, prefix)

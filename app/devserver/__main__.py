@@ -1,0 +1,36 @@
+"""`python -m devserver`: parse the command line and serve."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+
+from . import SOURCE
+from .parent import Server
+from .watchers import watch_mode
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and serve."""
+    parser = argparse.ArgumentParser(prog="python -m devserver", description="Serve the Flask app and reload it on every save.")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--no-debugger", action="store_true", help="no Werkzeug debugger (use with debugpy)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("FLASK_DEBUG", "1")
+    sys.path.insert(0, str(SOURCE))
+    os.chdir(SOURCE)
+    import flask  # noqa: F401 -- the parent imports Flask once, for every child
+
+    try:
+        Server(args.host, args.port, args.no_debugger, watch_mode(SOURCE)).run()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise SystemExit(f"devserver: port {args.port} is already in use") from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""A child process: waits for GO, imports the user's app, serves until told to retire."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import selectors
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from . import SOURCE, log
+
+GO = b"g"
+DRAIN = 5.0  # how long a retired child may finish the requests it had accepted
+QUIET_PATH = os.environ.get("DEVSERVER_QUIET_PATH", "/healthz")  # requests not logged
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Pipes:
+    """A child's lines to and from the parent (each end as seen from the child's side)."""
+
+    report: int  # child -> parent: the modules to preload
+    control: int  # parent -> child: GO (start serving), then anything: retire
+    ack: int  # child -> parent: "stopped accepting"
+
+
+class InFlight:
+    """Counts the requests being handled."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.idle = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self.idle:
+            self.count += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self.idle:
+            self.count -= 1
+            self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        """Wait until no request is in flight, or timeout."""
+        with self.idle:
+            self.idle.wait_for(lambda: self.count == 0, timeout)
+
+
+def load_app(no_debugger: bool) -> Any:
+    """Import the user's app (FLASK_APP) or, if that fails, an app that shows why."""
+    try:
+        from flask.cli import ScriptInfo
+
+        app = ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app()
+        if not no_debugger:
+            from werkzeug.debug import DebuggedApplication
+
+            app = DebuggedApplication(app, evalex=True)
+        return app
+    except BaseException:  # whatever the user's code raises, keep serving
+        trace = traceback.format_exc()
+        sys.stderr.write(trace)
+
+        def failing(environ: Any, start_response: Any) -> list[bytes]:
+            start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain; charset=utf-8")])
+            return [f"The app failed to load; fix it and save.\n\n{trace}".encode()]
+
+        return failing
+
+
+def is_dependency(module: Any) -> bool:
+    """Whether a loaded module comes from outside the user's source tree."""
+    path = getattr(module, "__file__", None) or ""
+    return bool(path) and not path.startswith(f"{SOURCE}{os.sep}")
+
+
+def make_server(listener: socket.socket, host: str, port: int, app: Any, in_flight: InFlight) -> Any:
+    """Return Werkzeug's threaded server on the inherited socket, one request per connection."""
+    from werkzeug.serving import WSGIRequestHandler
+    from werkzeug.serving import make_server as werkzeug_server
+
+    class Handler(WSGIRequestHandler):
+        # One request per connection: a kept-alive connection would let this process answer
+        # requests sent after a save, with the old code.
+        protocol_version = "HTTP/1.0"
+
+        def handle(self) -> None:
+            with in_flight:
+                super().handle()
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # The healthcheck polls every 2 s; its verdict shows in `invoke status`, not the log.
+            if self.path != QUIET_PATH:
+                super().log_request(code, size)
+
+    return werkzeug_server(host, port, app, threaded=True, fd=listener.fileno(), request_handler=Handler)
+
+
+def accept_one(server: Any) -> None:
+    """Accept one connection and hand it to a handler thread (socketserver's public steps)."""
+    try:
+        request, address = server.get_request()
+    except OSError:
+        return  # the client gave up before it was accepted
+    if server.verify_request(request, address):
+        try:
+            server.process_request(request, address)
+        except Exception:
+            server.handle_error(request, address)
+            server.shutdown_request(request)
+    else:
+        server.shutdown_request(request)
+
+
+def serve(listener: socket.socket, host: str, port: int, no_debugger: bool, pipes: Pipes) -> None:
+    """The child: wait for GO, load the app, report its dependencies, serve until told to retire."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the parent
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    # A spare waits here, already forked (and attached to the debugger, if any), with nothing of
+    # the user's code imported yet; GO means "the code on disk now is what to serve".
+    if os.read(pipes.control, 1) != GO:
+        os._exit(0)
+    started = time.monotonic()
+    app = load_app(no_debugger)
+    in_flight = InFlight()
+    server = make_server(listener, host, port, app, in_flight)
+    listener.close()
+    if getattr(app, "pin", None):
+        log(f"Werkzeug debugger PIN: {app.pin}")
+    log(f"serving {os.environ.get('FLASK_APP', 'the app')} (pid {os.getpid()}, loaded in {1000 * (time.monotonic() - started):.0f} ms)")
+    deps = sorted(name for name, mod in list(sys.modules.items()) if is_dependency(mod))
+    with os.fdopen(pipes.report, "w") as report:
+        report.write("\n".join(deps))
+    with selectors.DefaultSelector() as selector:
+        selector.register(server.socket, selectors.EVENT_READ)
+        selector.register(pipes.control, selectors.EVENT_READ)
+        while not any(key.fd == pipes.control for key, _ in selector.select()):
+            accept_one(server)
+    # Retire: accept nothing more (the next child takes the backlog), say so, and let the
+    # requests already accepted finish on the code they started with.
+    server.socket.close()
+    os.write(pipes.ack, b".")
+    in_flight.wait_idle(DRAIN)
+    os._exit(0)

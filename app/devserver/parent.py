@@ -1,0 +1,201 @@
+"""The parent process: owns the socket and the watchers; a serving child and a spare, forked ahead."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from . import SOURCE, log
+from .child import GO, Pipes, serve
+from .watchers import watchers
+
+DEBOUNCE = 0.01  # seconds of quiet after a change before reloading: one save, one reload
+DEBOUNCE_MAX = 0.5
+RETIRE_TIMEOUT = 0.2  # how long a retiring child may take to stop accepting before it is killed
+
+
+@dataclass
+class Child:
+    """A forked child, from the parent's side of its pipes."""
+
+    pid: int
+    report: int
+    control: int
+    ack: int
+
+    def fds(self) -> tuple[int, int, int]:
+        """The parent's ends of the child's pipes."""
+        return self.report, self.control, self.ack
+
+
+def preload(report_fd: int) -> None:
+    """Import in the parent the dependencies the last child used, so later children skip them."""
+    with os.fdopen(report_fd) as report:
+        names = report.read().split()
+    for name in names:
+        if name not in sys.modules and name != "__main__":
+            try:
+                __import__(name)
+            except Exception:  # a module that cannot preload is imported by the child
+                continue
+
+
+class Server:
+    """The parent: forks children that serve, and swaps them on every change."""
+
+    def __init__(self, host: str, port: int, no_debugger: bool, mode: str) -> None:
+        self.host, self.port, self.no_debugger, self.mode = host, port, no_debugger, mode
+        self.listener = socket.create_server((host, port), backlog=128)
+        self.listener.set_inheritable(True)
+        self.current: Child | None = None
+        self.spare: Child | None = None
+        self.wakeup_fd = -1
+
+    def fork_child(self) -> Child:
+        """Fork a child that waits for GO before importing anything of the user's."""
+        report_r, report_w = os.pipe()
+        control_r, control_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            inherited = [fd for c in (self.current, self.spare) if c for fd in c.fds()]
+            for fd in (report_r, control_w, ack_r, *inherited):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            signal.set_wakeup_fd(-1)
+            try:
+                serve(self.listener, self.host, self.port, self.no_debugger, Pipes(report_w, control_r, ack_w))
+            finally:
+                os._exit(1)
+        for fd in (report_w, control_r, ack_w):
+            os.close(fd)
+        return Child(pid, report_r, control_w, ack_r)
+
+    def promote(self) -> None:
+        """Make the spare (or, if there is none yet, a new child) the serving one."""
+        child, self.spare = self.spare or self.fork_child(), None
+        os.write(child.control, GO)
+        self.current = child
+
+    def retire(self, child: Child) -> None:
+        """Make a serving child stop accepting; kill it if it cannot say so at once."""
+        with contextlib.suppress(OSError):
+            os.write(child.control, b".")
+        if not select.select([child.ack], [], [], RETIRE_TIMEOUT)[0] or not os.read(child.ack, 1):
+            # Still loading, paused in a debugger, or hung: it cannot serve stale code if it is gone.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)
+        self.close(child)
+
+    def close(self, child: Child) -> None:
+        """Close the parent's ends of a child's pipes."""
+        for fd in child.fds():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        child.report = child.control = child.ack = -1
+
+    def stop_all(self) -> None:
+        """Kill the children and reap them."""
+        for child in (self.current, self.spare):
+            if child:
+                with contextlib.suppress(ChildProcessError, ProcessLookupError):
+                    os.kill(child.pid, signal.SIGKILL)
+                    os.waitpid(child.pid, 0)
+        self.current = self.spare = None
+
+    def reap(self) -> None:
+        """Reap exited children; say so when the serving one exited by itself."""
+        with contextlib.suppress(ChildProcessError):
+            while True:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    return
+                if self.current and pid == self.current.pid:
+                    self.close(self.current)
+                    self.current = None
+                    log(f"the app process exited ({os.waitstatus_to_exitcode(status)}); save a file to restart it")
+                elif self.spare and pid == self.spare.pid:
+                    self.close(self.spare)
+                    self.spare = None
+
+    def swap(self, why: str) -> None:
+        """Replace the serving child by the spare, which then imports the code on disk now."""
+        started = time.monotonic()
+        if self.current:
+            self.retire(self.current)
+        had_spare = self.spare is not None
+        self.promote()
+        how = "spare" if had_spare else "new process"
+        log(f"reloading for {why} (old process retired, {how} told to serve in {1000 * (time.monotonic() - started):.1f} ms)")
+
+    def changes(self) -> Iterator[list[str]]:
+        """Yield batches of changes (or SIGHUP), each after DEBOUNCE of quiet; keep a spare ready."""
+        watching = watchers(SOURCE, self.mode)
+        log(f"watching {SOURCE} for changes ({self.mode})")
+        timeout = min((w.timeout for w in watching if w.timeout), default=None)
+        quiet = [w for w in watching if w.fileno() >= 0]
+        while True:
+            report = self.current.report if self.current else -1
+            fds = [fd for fd in (*(w.fileno() for w in quiet), self.wakeup_fd, report) if fd >= 0]
+            ready = select.select(fds, [], [], timeout)[0]
+            changed: list[str] = []
+            if self.wakeup_fd in ready:
+                signals = os.read(self.wakeup_fd, 512)
+                if signal.SIGCHLD in signals:
+                    self.reap()
+                if signal.SIGHUP in signals:
+                    changed.append("SIGHUP")
+            if self.current and report in ready:
+                # The serving child is up: preload what it imported, then fork the next spare.
+                preload(report)
+                self.current.report = -1
+                if self.spare is None:
+                    self.spare = self.fork_child()
+            for watcher in watching:
+                if watcher.fileno() < 0 or watcher.fileno() in ready:
+                    changed += self._debounced(watcher)
+            if changed:
+                yield changed
+
+    def _debounced(self, watcher: Any) -> list[str]:
+        """Read a watcher's changes until it has been quiet for DEBOUNCE: one save, one reload."""
+        changed = watcher.changes()
+        if watcher.fileno() < 0 or not changed:
+            return changed
+        deadline = time.monotonic() + DEBOUNCE_MAX
+        while time.monotonic() < deadline and select.select([watcher.fileno()], [], [], DEBOUNCE)[0]:
+            changed += watcher.changes()
+        return changed
+
+    def run(self) -> None:
+        """Serve and reload until told to stop."""
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
+        self.wakeup_fd = read_fd
+        signal.set_wakeup_fd(write_fd)
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGHUP, lambda *_: None)  # handled through the wakeup fd
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        log(f"listening on http://{self.host}:{self.port}")
+        self.promote()
+        try:
+            for changed in self.changes():
+                unique = sorted(set(changed))
+                self.swap(", ".join(unique[:3]) + (" ..." if len(unique) > 3 else ""))
+        finally:
+            self.stop_all()
+
+
+def _stop(_signum: int, _frame: Any) -> None:
+    """Leave the serve loop (the children are killed on the way out)."""
+    raise SystemExit(0)

@@ -1,0 +1,120 @@
+"""`invoke doctor`: what `invoke up` needs, checked through read-only probes, one line each."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+
+from . import compose, passwords
+from .host import Probes
+from .settings import Settings
+
+STANDIN_PREFIX = "standin/"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    blocking: bool = True
+
+    def line(self) -> str:
+        """Render as `ok`/`problem`/`warning`, name, detail and the fix."""
+        if self.ok:
+            return f"ok       {self.name}: {self.detail}"
+        label = "problem " if self.blocking else "warning "
+        return f"{label} {self.name}: {self.detail}" + (f" -> {self.fix}" if self.fix else "")
+
+
+def custom_endpoint(probes: Probes) -> str:
+    """Return the engine address the user chose (DOCKER_HOST or a context), or ""."""
+    if probes.docker_host():
+        return f"DOCKER_HOST={probes.docker_host()}"
+    context = probes.docker_context()
+    return "" if context in ("", "default") else f"docker context {context}"
+
+
+def debian_family(probes: Probes) -> bool:
+    """Whether the host is Debian, Ubuntu or a derivative (so apt has docker.io)."""
+    distro = probes.os_release()
+    return bool({distro.get("ID", ""), *distro.get("ID_LIKE", "").split()} & {"debian", "ubuntu"})
+
+
+def why_not_managed(probes: Probes, engine_error: str = "") -> str:
+    """Return why setup may not install or start an engine here ("" when it may)."""
+    if "permission denied" in engine_error.lower():
+        return "permission denied on the Docker socket: add your user to the docker group (or use sudo)"
+    chosen = custom_endpoint(probes)
+    if chosen:
+        return f"{chosen} is set and does not answer; start that engine, or unset it to use a local one"
+    if not debian_family(probes):
+        where = probes.os_release().get("PRETTY_NAME") or platform.system()
+        return (
+            f"{where} is not Debian/Ubuntu: install Docker Desktop or Docker Engine with the compose plugin "
+            "(https://docs.docker.com/engine/install/), start it, then run `invoke setup` again"
+        )
+    if not probes.is_root():
+        return "installing the engine needs root: run `sudo .venv/bin/invoke setup`, or install docker.io and start dockerd yourself"
+    return ""
+
+
+def check_engine(probes: Probes) -> Check:
+    """Whether a Docker engine answers."""
+    if not probes.has_command("docker"):
+        return Check("engine", False, "the docker client is not installed", "run `invoke setup` (Debian/Ubuntu, root) or install Docker")
+    version, error = probes.engine()
+    if version:
+        return Check("engine", True, f"Docker {version} answers")
+    return Check(
+        "engine", False, "no Docker engine answers", why_not_managed(probes, error) or "run `invoke setup` to install and start one"
+    )
+
+
+def check_compose(probes: Probes) -> Check:
+    """Whether Compose v2 is recent enough."""
+    found = probes.compose_version()
+    problem = compose.version_problem(found)
+    if problem:
+        return Check("compose", False, problem, "run `invoke setup` or install/upgrade the docker compose plugin")
+    return Check("compose", True, f"Docker Compose {'.'.join(map(str, found or ()))}")
+
+
+def check_image(probes: Probes, var: str, name: str) -> Check:
+    """Whether a base image is present locally."""
+    if probes.image_local(name):
+        kind = "stand-in built from Debian packages" if name.startswith(STANDIN_PREFIX) else "local"
+        return Check(var, True, f"{name} ({kind})")
+    return Check(
+        var, False, f"{name} is not on this engine", "run `invoke setup` (pulls it, or builds a stand-in when there is no registry)"
+    )
+
+
+def check_ca(probes: Probes, settings: Settings) -> Check:
+    """Whether builds will hand pip a CA bundle (only needed behind TLS-intercepting proxies)."""
+    if settings.ca_bundle and probes.file_exists(settings.ca_bundle):
+        return Check("ca-bundle", True, f"{settings.ca_bundle} is passed to pip as a build secret")
+    if settings.ca_bundle:
+        detail = f"CA_BUNDLE={settings.ca_bundle} does not exist; builds use no extra CA"
+        return Check("ca-bundle", False, detail, "fix CA_BUNDLE in .env", blocking=False)
+    return Check("ca-bundle", True, "none configured (set CA_BUNDLE behind a TLS-intercepting proxy)")
+
+
+def check_passwords(settings: Settings) -> Check:
+    """Whether the database password files exist."""
+    missing = passwords.missing(settings.root)
+    detail = "generated" if not missing else f"{', '.join(missing)} not generated yet"
+    return Check("db-passwords", not missing, detail, "created by `invoke setup` or `invoke up`", blocking=False)
+
+
+def doctor(settings: Settings, probes: Probes) -> list[Check]:
+    """Run every check; nothing is changed (the probes cannot)."""
+    engine = check_engine(probes)
+    if not engine.ok:
+        return [engine, Check("compose", False, "not checked: no engine", blocking=False)]
+    checks = [engine, check_compose(probes)]
+    checks += [check_image(probes, var, name) for var, name in settings.images.items()]
+    return [*checks, check_ca(probes, settings), check_passwords(settings)]

@@ -1,0 +1,180 @@
+"""The machine setup works on: probes that only read it, and actions that change it.
+
+`invoke doctor` is given the probes alone, so it cannot change anything; the unit tests
+replace both with fakes.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from . import compose, engine
+from .commands import Cli, error_line
+from .errors import DevloopError
+from .waiting import wait_until
+
+BASE_IMAGE = "standin/debian:bookworm"
+BASE_SUITE = "bookworm"
+COMPOSE_SUITE = "trixie"  # Debian 13 packages Compose v2 (2.26); Debian 12 has none.
+PLUGIN_DIR = Path("/usr/libexec/docker/cli-plugins")
+# dockerd, containerd and iptables live in the sbin folders, which a user's PATH may lack.
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+
+
+def which(name: str) -> str | None:
+    """Find a program on PATH or in the sbin folders."""
+    return shutil.which(name, path=SEARCH_PATH)
+
+
+class Probes:
+    """Read-only questions about the machine."""
+
+    def __init__(self, cli: Cli | None = None) -> None:
+        self.cli = cli or Cli()
+
+    def docker_host(self) -> str:
+        """The DOCKER_HOST variable ("" when unset)."""
+        return os.environ.get("DOCKER_HOST", "")
+
+    def docker_context(self) -> str:
+        """The docker CLI's current context."""
+        result = self.cli.capture(["docker", "context", "show"], timeout=10)
+        return result.stdout.strip() if result.ok else "default"
+
+    def has_command(self, name: str) -> bool:
+        """Whether a program is installed (docker, dockerd, mmdebstrap)."""
+        return which(name) is not None
+
+    def engine(self) -> tuple[str | None, str]:
+        """The engine's version and "", or None and why no engine answers."""
+        try:
+            client = engine.connect(timeout=20)
+        except DevloopError as exc:
+            return None, str(exc)
+        try:
+            return client.version().get("Version", "unknown"), ""
+        finally:
+            client.close()
+
+    def compose_version(self) -> tuple[int, int, int] | None:
+        """Compose v2's version, or None."""
+        return compose.version(self.cli)
+
+    def is_root(self) -> bool:
+        """Whether this process may install packages."""
+        return hasattr(os, "geteuid") and os.geteuid() == 0
+
+    def os_release(self) -> dict[str, str]:
+        """The fields of /etc/os-release (empty off Linux)."""
+        try:
+            return dict(platform.freedesktop_os_release())
+        except OSError:
+            return {}
+
+    def image_local(self, name: str) -> bool:
+        """Whether the engine has an image."""
+        client = engine.connect()
+        try:
+            return engine.image_id(client, name) is not None
+        finally:
+            client.close()
+
+    def file_exists(self, path: str) -> bool:
+        """Whether a host file exists."""
+        return Path(path).is_file()
+
+    def apt_mirror(self) -> str | None:
+        """The Debian archive URI the host's apt uses (deb822 or one-line sources)."""
+        sources = sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
+        for path in [*sources, Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            for line in text.splitlines():
+                words = line.split()
+                uri = ""
+                if words[:1] == ["URIs:"] and len(words) > 1:
+                    uri = words[1]
+                elif words[:1] == ["deb"]:
+                    uri = next((w for w in words[1:] if "://" in w), "")
+                if uri.rstrip("/").endswith("/debian"):
+                    return uri
+        return None
+
+
+class Actions:
+    """What setup may change: packages, the engine, images."""
+
+    def __init__(self, probes: Probes, cli: Cli | None = None) -> None:
+        self.probes = probes
+        self.cli = cli or probes.cli
+
+    def run(self, argv: list[str], what: str, env: Mapping[str, str] | None = None, cwd: str | None = None) -> str:
+        """Run a setup step quietly; on failure, fail with its output's telling line."""
+        result = self.cli.capture(argv, {"PATH": SEARCH_PATH, **(env or {})}, timeout=1800, cwd=cwd)
+        if not result.ok:
+            raise DevloopError(f"{what} failed: {error_line(result.stderr + result.stdout)}")
+        return result.stdout
+
+    def apt_install(self, *packages: str) -> None:
+        """Install Debian packages."""
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        self.run(["apt-get", "update", "-q"], "apt-get update", env)
+        self.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], f"installing {' '.join(packages)}", env)
+
+    def start_engine(self) -> None:
+        """Start dockerd (through systemd when it runs) and wait until it answers."""
+        if Path("/run/systemd/system").is_dir():
+            self.run(["systemctl", "start", "docker"], "systemctl start docker")
+        else:
+            dockerd = which("dockerd")
+            if dockerd is None:
+                raise DevloopError("dockerd is not installed even after installing docker.io: see `apt-get install docker.io`")
+            log = open("/var/log/dockerd.log", "ab")  # noqa: SIM115 -- handed to the daemon
+            env = {**os.environ, "PATH": SEARCH_PATH}
+            subprocess.Popen([dockerd], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        if not wait_until(lambda: self.probes.engine()[0], 60, interval=0.5):
+            raise DevloopError("dockerd did not answer within 60s: see /var/log/dockerd.log")
+
+    def install_compose_from_debian(self, mirror: str) -> None:
+        """Install Compose v2 and buildx from Debian 13's packages, leaving apt's sources alone."""
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chmod(tmp, 0o755)
+            (Path(tmp) / "lists/partial").mkdir(parents=True)
+            (Path(tmp) / "cache/archives/partial").mkdir(parents=True)
+            (Path(tmp) / "sources.list").write_text(f"deb {mirror} {COMPOSE_SUITE} main\n", encoding="utf-8")
+            apt_dirs = {
+                "Dir::Etc::SourceList": f"{tmp}/sources.list",
+                "Dir::Etc::SourceParts": "/dev/null",
+                "Dir::State::Lists": f"{tmp}/lists",
+                "Dir::Cache": f"{tmp}/cache",
+                "APT::Sandbox::User": "root",
+            }
+            opts = [arg for key, value in apt_dirs.items() for arg in ("-o", f"{key}={value}")]
+            self.run(["apt-get", "-q", *opts, "update"], f"reading Debian {COMPOSE_SUITE}'s package lists")
+            self.run(["apt-get", "-q", *opts, "download", "docker-compose", "docker-buildx"], "downloading Compose v2", cwd=tmp)
+            for deb in Path(tmp).glob("*.deb"):
+                self.run(["dpkg-deb", "-x", str(deb), f"{tmp}/root"], f"unpacking {deb.name}")
+            PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
+            for plugin in (Path(tmp) / "root/usr/libexec/docker/cli-plugins").iterdir():
+                shutil.copy2(plugin, PLUGIN_DIR / plugin.name)
+
+    def pull(self, name: str) -> bool:
+        """Try to pull an image from its registry."""
+        return self.cli.capture(["docker", "pull", "--quiet", name], timeout=600).ok
+
+    def build_base(self, mirror: str) -> None:
+        """Make the Debian base image with mmdebstrap, from the host's own mirror."""
+        script = 'mmdebstrap --quiet --variant=minbase --include=ca-certificates "$1" - "$2" | docker import - "$3"'
+        self.run(["sh", "-c", script, "sh", BASE_SUITE, mirror, BASE_IMAGE], f"building {BASE_IMAGE} with mmdebstrap")
+
+    def build_image(self, image: str, context: Path) -> None:
+        """Build a stand-in image from its Dockerfile on the Debian base."""
+        self.run(["docker", "build", "--quiet", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", image, str(context)], f"building {image}")

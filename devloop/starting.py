@@ -1,0 +1,98 @@
+"""Starting the stack with `compose up --wait`: progress while it waits, and a diagnosis when it fails."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+
+from . import engine
+from .commands import error_line
+from .compose import Compose
+from .errors import DevloopError
+from .waiting import wait_until
+
+Printer = Callable[[str], None]
+States = Callable[[], dict[str, engine.ServiceState]]
+REPORT_EVERY = 5.0  # seconds between two "waiting for" lines that say the same thing
+RECOVERY_GRACE = 15.0
+
+
+class Starter:
+    """Runs `compose up --wait` for one stack and explains what went wrong."""
+
+    def __init__(self, compose: Compose, states: States, logs: Callable[[str], str], out: Printer) -> None:
+        self.compose, self.states, self.logs, self.out = compose, states, logs, out
+
+    def start(self, timeout: float, running_before: set[str], retry: bool = True) -> None:
+        """Start every service and wait until healthy; fail with a diagnosis."""
+        proc = self.compose.start("up", "--detach", "--wait", "--no-build", "--remove-orphans")
+        order = self.compose.services()
+        deadline = time.monotonic() + timeout
+        self._report_progress(proc, order, deadline)
+        if proc.poll() is None:
+            proc.kill()
+        output = proc.communicate()[0] or ""
+        if proc.returncode == 0:
+            return
+        if retry and "is unhealthy" in output and self._recovers(order):
+            # Compose gives up at once on a dependency that is unhealthy *now*; one that was
+            # fixed (a save after an error) turns healthy at its next check.
+            self.start(max(deadline - time.monotonic(), 30), running_before, retry=False)
+            return
+        self.diagnose(output, running_before, timed_out=time.monotonic() >= deadline)
+
+    def _report_progress(self, proc: subprocess.Popen[str], order: Sequence[str], deadline: float) -> None:
+        """Say which service is awaited, and how it is, until Compose returns or time is up."""
+        last: tuple[str, str] | None = None
+        last_time = 0.0
+        since: dict[str, float] = {}
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            states = self.states()
+            waiting = next((s for s in order if s not in states or not states[s].ready), None)
+            if waiting is None:
+                continue
+            since.setdefault(waiting, time.monotonic())
+            shown = states[waiting].shown if waiting in states else "not created yet"
+            now = time.monotonic()
+            if (waiting, shown) != last or now - last_time >= REPORT_EVERY:
+                self.out(f"waiting for {waiting}: {shown} ({now - since[waiting]:.0f}s)")
+                last, last_time = (waiting, shown), now
+
+    def _recovers(self, order: Sequence[str], grace: float = RECOVERY_GRACE) -> bool:
+        """Whether every running but unhealthy service turns healthy within the grace period."""
+
+        def sick() -> list[str]:
+            states = self.states()
+            return [s for s in order if s in states and states[s].status == "running" and states[s].health == "unhealthy"]
+
+        ill = sick()
+        if ill:
+            self.out(f"waiting for {', '.join(ill)}: unhealthy; giving it {grace:.0f}s to recover")
+        return wait_until(lambda: not sick(), grace, interval=1) is not None
+
+    def diagnose(self, output: str, running_before: set[str], timed_out: bool) -> None:
+        """Show the failing service's last log lines, then fail saying what is left running."""
+        states = self.states()
+        if "port is already allocated" in output or "address already in use" in output:
+            # Started by this attempt and useless without their port: leave nothing half-started.
+            new = [s for s, st in states.items() if st.status == "running" and s not in running_before]
+            if new:
+                self.compose.capture("stop", *new)
+            raise DevloopError(f"a port is already taken: {error_line(output)}; stopped {', '.join(new) or 'nothing'}")
+        order = [s for s in self.compose.services() if s in states]
+        # A service that ran and failed explains more than one never started because of it.
+        broken = [s for s in order if states[s].health == "unhealthy" or states[s].status in ("exited", "dead", "restarting")]
+        failing = next(iter(broken), None) or next((s for s in order if not states[s].ready), None)
+        if failing:
+            self.out(f"--- last log lines of {failing} ---")
+            self.out(self.logs(failing).rstrip())
+            self.out("---")
+            what = f"{failing} is {states[failing].shown}"
+        else:
+            what = error_line(output)
+        running = sorted(s for s, st in states.items() if st.status == "running")
+        left = ", ".join(running) if running else "nothing"
+        reason = "timed out" if timed_out else "failed"
+        raise DevloopError(f"start {reason}: {what}; left running: {left} (`invoke down` stops it, `invoke logs` shows more)")

@@ -1,0 +1,27 @@
+"""Modes: each owns its compose overlays, its published ports and the label its containers carry."""
+
+from __future__ import annotations
+
+import pytest
+
+from devloop import modes
+from devloop.errors import DevloopError
+
+
+def test_each_mode_owns_its_overlays_and_ports() -> None:
+    base = ("docker-compose.yml",)
+    assert modes.NORMAL.files(base) == base
+    assert modes.DEBUG.files(base) == (*base, "compose/debug.yml")
+    assert modes.DEBUG_WAIT.files(base) == (*base, "compose/debug.yml", "compose/debug-wait.yml")
+    assert "DEBUG_PORT" not in modes.NORMAL.published and "DEBUG_PORT" in modes.DEBUG_WAIT.published
+    assert modes.DEBUG.env() == {"DEVLOOP_MODE": "debug"}
+
+
+def test_flags_choose_a_mode_and_an_unknown_label_reads_as_normal() -> None:
+    assert modes.choose(debug=False) is modes.NORMAL
+    assert modes.choose(debug=True) is modes.DEBUG
+    assert modes.choose(debug=True, wait=True) is modes.DEBUG_WAIT
+    with pytest.raises(DevloopError, match="--wait only makes sense"):
+        modes.choose(debug=False, wait=True)
+    assert modes.named("debug-wait") is modes.DEBUG_WAIT
+    assert modes.named("something else") is modes.NORMAL

@@ -1,0 +1,233 @@
+"""setup and doctor decisions, through a fake host: what is fixed, what is refused, and how."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devloop import checks, envfile, host, provision, settings
+from devloop.errors import DevloopError
+
+DEBIAN = {"ID": "debian", "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)"}
+
+
+class FakeHost:
+    """A scriptable machine: FakeProbes read it, FakeActions change it and record what they did."""
+
+    def __init__(self, **state: object) -> None:
+        self.engine = state.get("engine", "20.10.24")
+        self.engine_error = state.get("engine_error", "no Docker engine answers at unix:///var/run/docker.sock (no such socket)")
+        self.compose = state.get("compose", (2, 26, 1))
+        self.root = state.get("root", True)
+        self.release = state.get("release", DEBIAN)
+        self.local = set(state.get("local", ()))  # type: ignore[arg-type]
+        self.pullable = set(state.get("pullable", ()))  # type: ignore[arg-type]
+        self.env_host = state.get("docker_host", "")
+        self.dockerd = state.get("dockerd", True)
+        self.files = set(state.get("files", ()))  # type: ignore[arg-type]
+        self.commands = set(state.get("commands", ()))  # type: ignore[arg-type]
+        self.actions: list[str] = []
+        self.probes = FakeProbes(self)
+        self.act = FakeActions(self)
+
+
+class FakeProbes(host.Probes):
+    """Read-only answers from a FakeHost."""
+
+    def __init__(self, machine: FakeHost) -> None:
+        self.m = machine
+
+    def docker_host(self) -> str:
+        return str(self.m.env_host)
+
+    def docker_context(self) -> str:
+        return "default"
+
+    def has_command(self, name: str) -> bool:
+        return name == "docker" or (name == "dockerd" and bool(self.m.dockerd)) or name in self.m.commands
+
+    def engine(self) -> tuple[str | None, str]:
+        return (self.m.engine, "") if self.m.engine else (None, str(self.m.engine_error))  # type: ignore[return-value]
+
+    def compose_version(self):  # type: ignore[no-untyped-def]
+        return self.m.compose
+
+    def is_root(self) -> bool:
+        return bool(self.m.root)
+
+    def os_release(self) -> dict[str, str]:
+        return dict(self.m.release)  # type: ignore[arg-type]
+
+    def image_local(self, name: str) -> bool:
+        return name in self.m.local
+
+    def file_exists(self, path: str) -> bool:
+        return path in self.m.files
+
+    def apt_mirror(self) -> str | None:
+        return "http://deb.debian.org/debian"
+
+
+class FakeActions(host.Actions):
+    """Changes to a FakeHost, recorded."""
+
+    def __init__(self, machine: FakeHost) -> None:
+        self.m = machine
+        self.probes = machine.probes
+
+    def pull(self, name: str) -> bool:
+        self.m.actions.append(f"pull {name}")
+        if name in self.m.pullable:
+            self.m.local.add(name)
+            return True
+        return False
+
+    def apt_install(self, *packages: str) -> None:
+        self.m.actions.append(f"apt {' '.join(packages)}")
+        self.m.dockerd = True
+        self.m.commands.update(packages)
+
+    def start_engine(self) -> None:
+        self.m.actions.append("start engine")
+        self.m.engine = "20.10.24"
+
+    def install_compose_from_debian(self, mirror: str) -> None:
+        self.m.actions.append("install compose")
+        self.m.compose = (2, 26, 1)
+
+    def build_base(self, mirror: str) -> None:
+        self.m.actions.append(f"build {host.BASE_IMAGE}")
+        self.m.local.add(host.BASE_IMAGE)
+
+    def build_image(self, image: str, context: Path) -> None:
+        self.m.actions.append(f"build {image}")
+        self.m.local.add(image)
+
+
+OFFICIAL = {"python:3.12-slim", "mysql:8.4", "nginx:1.27-alpine"}
+STANDINS = {s.image for s in provision.STANDINS.values()}
+
+
+def run(project: Path, machine: FakeHost) -> tuple[list[str], list[str]]:
+    lines: list[str] = []
+    changed = provision.setup(settings.load(project, environ={}), machine.act, lines.append, environ={})
+    return changed, lines
+
+
+def test_a_ready_machine_changes_nothing(project: Path) -> None:
+    machine = FakeHost(local=OFFICIAL)
+    changed, lines = run(project, machine)
+    assert changed == ["db passwords"]  # the only thing a fresh clone lacks
+    assert machine.actions == []
+    assert run(project, machine)[0] == []
+    assert "left alone" in lines[0]
+
+
+def test_no_engine_on_debian_as_root_installs_and_starts_one(project: Path) -> None:
+    machine = FakeHost(engine=None, dockerd=False, compose=None, local=OFFICIAL)
+    changed, _ = run(project, machine)
+    assert machine.actions[:3] == ["apt docker.io iptables ca-certificates", "start engine", "install compose"]
+    assert changed[:2] == ["engine", "compose"]
+
+
+def test_an_installed_but_stopped_engine_is_only_started(project: Path) -> None:
+    machine = FakeHost(engine=None, local=OFFICIAL)
+    run(project, machine)
+    assert machine.actions == ["start engine"]
+
+
+def test_no_engine_and_not_root_says_what_to_do(project: Path) -> None:
+    with pytest.raises(DevloopError, match="needs root"):
+        run(project, FakeHost(engine=None, root=False))
+
+
+def test_no_engine_off_debian_says_what_to_install(project: Path) -> None:
+    machine = FakeHost(engine=None, release={"ID": "fedora", "PRETTY_NAME": "Fedora 41"})
+    with pytest.raises(DevloopError, match=r"Fedora 41 is not Debian/Ubuntu: install Docker"):
+        run(project, machine)
+    assert machine.actions == []
+
+
+def test_an_unanswering_docker_host_is_not_replaced_by_a_local_engine(project: Path) -> None:
+    machine = FakeHost(engine=None, docker_host="unix:///nonexistent.sock")
+    with pytest.raises(DevloopError, match=r"DOCKER_HOST=unix:///nonexistent.sock is set and does not answer"):
+        run(project, machine)
+    assert machine.actions == []
+
+
+def test_too_old_compose_is_replaced_on_debian(project: Path) -> None:
+    machine = FakeHost(compose=(2, 20, 2), local=OFFICIAL)
+    run(project, machine)
+    assert machine.actions == ["install compose"]
+
+
+def test_too_old_compose_elsewhere_is_a_clear_error(project: Path) -> None:
+    with pytest.raises(DevloopError, match=r"2.20.2 is older than 2.22.0 .*: install the docker compose plugin"):
+        run(project, FakeHost(compose=(2, 20, 2), root=False))
+
+
+def test_pullable_official_images_are_pulled_and_nothing_is_built(project: Path) -> None:
+    machine = FakeHost(pullable=OFFICIAL)
+    run(project, machine)
+    assert sorted(a for a in machine.actions if a.startswith("build")) == []
+    assert not (project / ".env").exists() or "IMAGE" not in (project / ".env").read_text()
+
+
+def test_without_a_registry_stand_ins_are_built_and_recorded(project: Path) -> None:
+    machine = FakeHost()
+    changed, _ = run(project, machine)
+    built = [a for a in machine.actions if a.startswith("build")]
+    assert "apt mmdebstrap" in machine.actions
+    assert built[0] == f"build {host.BASE_IMAGE}"
+    assert set(built[1:]) == {f"build {image}" for image in STANDINS}
+    recorded = envfile.read(project / ".env")
+    assert recorded["PYTHON_IMAGE"] == "standin/python:3.11-bookworm"
+    assert recorded["MYSQL_IMAGE"] == "standin/mysql-mariadb:10.11-bookworm"
+    assert any(".env" in c for c in changed)
+    machine.actions.clear()
+    assert run(project, machine)[0] == []
+    assert machine.actions == []
+
+
+def test_an_explicit_image_that_cannot_be_had_is_an_error_not_a_stand_in(project: Path) -> None:
+    (project / ".env").write_text("PYTHON_IMAGE=registry.example/python:custom\n")
+    with pytest.raises(DevloopError, match=r"PYTHON_IMAGE=registry.example/python:custom is neither local nor pullable"):
+        run(project, FakeHost(local={"mysql:8.4", "nginx:1.27-alpine"}))
+
+
+def test_the_host_ca_bundle_is_recorded_when_present(project: Path) -> None:
+    machine = FakeHost(local=OFFICIAL, files={"/etc/ssl/certs/ca-certificates.crt"})
+    run(project, machine)
+    assert envfile.read(project / ".env")["CA_BUNDLE"] == "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_doctor_without_engine_blocks_and_says_how_to_fix(project: Path) -> None:
+    found = checks.doctor(settings.load(project, environ={}), FakeHost(engine=None, docker_host="unix:///nonexistent.sock").probes)
+    assert not found[0].ok and found[0].blocking
+    assert found[0].line().startswith("problem  engine: no Docker engine answers -> DOCKER_HOST=unix:///nonexistent.sock")
+
+
+def test_doctor_reports_missing_images_as_blocking(project: Path) -> None:
+    found = checks.doctor(settings.load(project, environ={}), FakeHost(local={"mysql:8.4", "nginx:1.27-alpine"}).probes)
+    by_name = {c.name: c for c in found}
+    assert not by_name["PYTHON_IMAGE"].ok and by_name["PYTHON_IMAGE"].blocking
+    assert by_name["MYSQL_IMAGE"].ok
+    assert not by_name["db-passwords"].blocking
+
+
+def test_an_installed_mmdebstrap_is_used_as_it_is(project: Path) -> None:
+    machine = FakeHost(commands={"mmdebstrap"})
+    run(project, machine)
+    assert not any(a.startswith("apt") for a in machine.actions)
+    assert f"build {host.BASE_IMAGE}" in machine.actions
+
+
+def test_a_denied_docker_socket_says_so_in_setup_and_doctor(project: Path) -> None:
+    denied = "no Docker engine answers at unix:///var/run/docker.sock (permission denied: add your user to the docker group, or use sudo)"
+    machine = FakeHost(engine=None, root=False, engine_error=denied)
+    with pytest.raises(DevloopError, match=r"permission denied on the Docker socket: add your user to the docker group \(or use sudo\)"):
+        run(project, machine)
+    line = checks.doctor(settings.load(project, environ={}), machine.probes)[0].line()
+    assert "permission denied on the Docker socket" in line and "needs root" not in line
+    assert machine.actions == []
