@@ -127,6 +127,7 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: str = "all",
     if tail != "all" and not tail.isdigit():
         raise DevloopError(f"--tail must be a number or 'all', got {tail!r}")
     stack = Stack(_settings(c))
+    stack.require_engine()
     names = stack.compose.require_services([s.strip() for s in service.split(",") if s.strip()])
     args = ["logs", f"--tail={tail}", *(["--follow"] if follow else []), *([f"--since={since}"] if since else [])]
     if not sys.stdout.isatty():
@@ -160,6 +161,7 @@ def status(c: Context) -> None:
 def shell(c: Context, service: str = "app") -> None:
     """Open a shell in a running service's container."""
     stack = Stack(_settings(c))
+    stack.require_engine()
     stack.compose.require_services([service])
     tty = [] if sys.stdin.isatty() and sys.stdout.isatty() else ["-T"]
     code = stack.compose.interactive("exec", *tty, service, "sh", "-c", "command -v bash >/dev/null && exec bash || exec sh")

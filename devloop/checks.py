@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 
-from . import compose, passwords
+from . import compose, engine, passwords
 from .host import Probes
 from .settings import Settings
 
@@ -46,8 +46,8 @@ def debian_family(probes: Probes) -> bool:
 
 def why_not_managed(probes: Probes, engine_error: str = "") -> str:
     """Return why setup may not install or start an engine here ("" when it may)."""
-    if "permission denied" in engine_error.lower():
-        return "permission denied on the Docker socket: add your user to the docker group (or use sudo)"
+    if engine.DENIED in engine_error:
+        return engine_error
     chosen = custom_endpoint(probes)
     if chosen:
         return f"{chosen} is set and does not answer; start that engine, or unset it to use a local one"
@@ -112,9 +112,9 @@ def check_passwords(settings: Settings) -> Check:
 
 def doctor(settings: Settings, probes: Probes) -> list[Check]:
     """Run every check; nothing is changed (the probes cannot)."""
-    engine = check_engine(probes)
-    if not engine.ok:
-        return [engine, Check("compose", False, "not checked: no engine", blocking=False)]
-    checks = [engine, check_compose(probes)]
+    answer = check_engine(probes)
+    if not answer.ok:
+        return [answer, Check("compose", False, "not checked: no engine", blocking=False)]
+    checks = [answer, check_compose(probes)]
     checks += [check_image(probes, var, name) for var, name in settings.images.items()]
     return [*checks, check_ca(probes, settings), check_passwords(settings)]

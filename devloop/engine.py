@@ -39,17 +39,21 @@ def connect(timeout: float = 10) -> docker.DockerClient:
         client = docker.DockerClient(base_url=where, timeout=timeout)
         client.ping()
     except (DockerException, OSError) as exc:
+        said = reason(exc)
+        if said == DENIED:
+            raise DevloopError(f"{DENIED} ({where}): add your user to the docker group (or use sudo)") from None
         raise DevloopError(
-            f"no Docker engine answers at {where} ({reason(exc)}): start Docker "
+            f"no Docker engine answers at {where} ({said}): start Docker "
             "(`invoke setup` does it on Debian) or point DOCKER_HOST / `docker context use` at a running engine"
         ) from None
     return client
 
 
+DENIED = "permission denied on the Docker socket"
 _REASONS = (
     ("No such file or directory", "no such socket"),
     ("Connection refused", "connection refused"),
-    ("Permission denied", "permission denied: add your user to the docker group, or use sudo"),
+    ("Permission denied", DENIED),
     ("timed out", "timed out"),
 )
 

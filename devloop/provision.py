@@ -47,6 +47,8 @@ def ensure_engine(act: Actions, out: Printer) -> bool:
         out(f"ok       engine: Docker {version} answers (left alone)")
         return False
     reason = why_not_managed(probes, error)
+    if reason == error:  # the engine runs; this user may not use it
+        raise DevloopError(reason)
     if reason:
         raise DevloopError(f"no Docker engine answers: {reason}")
     if not probes.has_command("dockerd") or not probes.has_command("docker"):

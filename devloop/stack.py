@@ -42,6 +42,10 @@ class Stack:
             self._client = engine.connect()
         return self._client
 
+    def require_engine(self) -> None:
+        """Fail in one line, saying why, unless the engine answers this user."""
+        self.client  # noqa: B018 -- connects, or fails with the engine's one-line error
+
     def states(self) -> dict[str, engine.ServiceState]:
         """Return the state of each of the project's containers."""
         return engine.states(self.client, self.settings.project)
@@ -57,7 +61,7 @@ class Stack:
 
     def preflight(self) -> None:
         """Fail before anything starts when the engine, Compose or the config is not usable."""
-        self.client  # noqa: B018 -- connects, or fails with the engine's one-line error
+        self.require_engine()
         require_version(self.compose.cli)
         self.compose.model()
         passwords.ensure(self.settings.root)
@@ -75,6 +79,7 @@ class Stack:
 
     def build(self, services: Sequence[str] = (), no_cache: bool = False, target: str = "dev") -> None:
         """Build images with Compose, showing its output; record what was built."""
+        self.require_engine()
         buildable = self.compose.built_services()
         services = self.compose.require_services(services, among=buildable) if services else buildable
         compose = self.compose if target == "dev" else self.compose.with_env(APP_TARGET=target)
@@ -130,7 +135,7 @@ class Stack:
 
     def down(self, volumes: bool = False) -> None:
         """Stop and remove the containers; the data volume too only when asked."""
-        self.client  # noqa: B018 -- fail in one line when there is no engine
+        self.require_engine()
         args = ["down", "--remove-orphans", *(["--volumes"] if volumes else [])]
         self.compose.check(self.compose.stream(*args), "docker compose down")
 

@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--no-debugger", action="store_true", help="no Werkzeug debugger (use with debugpy)")
     args = parser.parse_args(argv)
+    if os.environ.get("DEVSERVER_DEBUGGER", "1").strip().lower() in ("0", "false", "no", "off"):
+        args.no_debugger = True
     os.environ.setdefault("FLASK_DEBUG", "1")
     sys.path.insert(0, str(SOURCE))
     os.chdir(SOURCE)

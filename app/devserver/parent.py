@@ -19,6 +19,10 @@ from .watchers import watchers
 
 DEBOUNCE = 0.01  # seconds of quiet after a change before reloading: one save, one reload
 DEBOUNCE_MAX = 0.5
+# An editor's "safe write" renames the old file away and the new one in: wait this long for a
+# file that vanished to come back before loading code without it.
+MISSING_GRACE = 0.5
+BACKLOG = 1024  # connections that wait while a spare takes over (and under bursts)
 RETIRE_TIMEOUT = 0.2  # how long a retiring child may take to stop accepting before it is killed
 
 
@@ -34,6 +38,11 @@ class Child:
     def fds(self) -> tuple[int, int, int]:
         """The parent's ends of the child's pipes."""
         return self.report, self.control, self.ack
+
+
+def vanished(path: str) -> bool:
+    """Whether a changed source file no longer exists (deleted, or renamed away for now)."""
+    return path.endswith(".py") and not os.path.exists(path)
 
 
 def preload(report_fd: int) -> None:
@@ -53,11 +62,12 @@ class Server:
 
     def __init__(self, host: str, port: int, no_debugger: bool, mode: str) -> None:
         self.host, self.port, self.no_debugger, self.mode = host, port, no_debugger, mode
-        self.listener = socket.create_server((host, port), backlog=128)
+        self.listener = socket.create_server((host, port), backlog=BACKLOG)
         self.listener.set_inheritable(True)
         self.current: Child | None = None
         self.spare: Child | None = None
         self.wakeup_fd = -1
+        self.down_reason = ""  # why no child serves (it exited by itself), answered as 503
 
     def fork_child(self) -> Child:
         """Fork a child that waits for GO before importing anything of the user's."""
@@ -121,7 +131,8 @@ class Server:
                 if self.current and pid == self.current.pid:
                     self.close(self.current)
                     self.current = None
-                    log(f"the app process exited ({os.waitstatus_to_exitcode(status)}); save a file to restart it")
+                    self.down_reason = f"the app process exited ({os.waitstatus_to_exitcode(status)}); save a file to restart it"
+                    log(self.down_reason)
                 elif self.spare and pid == self.spare.pid:
                     self.close(self.spare)
                     self.spare = None
@@ -132,6 +143,7 @@ class Server:
         if self.current:
             self.retire(self.current)
         had_spare = self.spare is not None
+        self.down_reason = ""
         self.promote()
         how = "spare" if had_spare else "new process"
         log(f"reloading for {why} (old process retired, {how} told to serve in {1000 * (time.monotonic() - started):.1f} ms)")
@@ -144,9 +156,13 @@ class Server:
         quiet = [w for w in watching if w.fileno() >= 0]
         while True:
             report = self.current.report if self.current else -1
-            fds = [fd for fd in (*(w.fileno() for w in quiet), self.wakeup_fd, report) if fd >= 0]
+            # With no child serving, the parent answers the waiting requests itself.
+            orphaned = self.listener.fileno() if self.current is None else -1
+            fds = [fd for fd in (*(w.fileno() for w in quiet), self.wakeup_fd, report, orphaned) if fd >= 0]
             ready = select.select(fds, [], [], timeout)[0]
             changed: list[str] = []
+            if orphaned in ready:
+                self.answer_unavailable()
             if self.wakeup_fd in ready:
                 signals = os.read(self.wakeup_fd, 512)
                 if signal.SIGCHLD in signals:
@@ -166,14 +182,34 @@ class Server:
                 yield changed
 
     def _debounced(self, watcher: Any) -> list[str]:
-        """Read a watcher's changes until it has been quiet for DEBOUNCE: one save, one reload."""
+        """Read a watcher's changes until it has been quiet for DEBOUNCE (one save, one reload),
+        and a little longer while a file that vanished may be coming back."""
         changed = watcher.changes()
         if watcher.fileno() < 0 or not changed:
             return changed
-        deadline = time.monotonic() + DEBOUNCE_MAX
-        while time.monotonic() < deadline and select.select([watcher.fileno()], [], [], DEBOUNCE)[0]:
-            changed += watcher.changes()
-        return changed
+        started = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now - started < DEBOUNCE_MAX and select.select([watcher.fileno()], [], [], DEBOUNCE)[0]:
+                changed += watcher.changes()
+            elif now - started < MISSING_GRACE and any(vanished(path) for path in changed):
+                if select.select([watcher.fileno()], [], [], DEBOUNCE)[0]:
+                    changed += watcher.changes()
+            else:
+                return changed
+
+    def answer_unavailable(self) -> None:
+        """Answer one waiting request with 503 and why no app process serves it."""
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            body = f"{self.down_reason}\n".encode()
+            head = f"HTTP/1.0 503 SERVICE UNAVAILABLE\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n"
+            with contextlib.suppress(OSError):
+                conn.settimeout(1)
+                conn.sendall(head.encode() + body)
 
     def run(self) -> None:
         """Serve and reload until told to stop."""

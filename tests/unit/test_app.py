@@ -91,6 +91,8 @@ def test_post_then_list(client: Any, db: FakeDb) -> None:
         ({"title": 5}, {}, "title must be a string"),
         ({"title": "   "}, {}, "must not be empty"),
         ({"title": "x" * 256}, {}, "at most 255"),
+        (None, {"data": "[" * 5000 + "]" * 5000, "content_type": "application/json"}, "nested too deeply"),
+        (None, {"data": '{"title": "\\ud800"}', "content_type": "application/json"}, "lone surrogates"),
     ],
 )
 def test_bad_bodies_are_400_with_a_json_error(client: Any, db: FakeDb, body: Any, kwargs: dict[str, Any], message: str) -> None:

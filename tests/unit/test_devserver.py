@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,41 @@ def test_a_folder_inotify_cannot_watch_is_reported_and_polled(tmp_path: Path, mo
     found = watchers.watchers(tmp_path, "inotify")
     assert [type(w).__name__ for w in found] == ["Inotify", "Poller"]
     assert "fs.inotify.max_user_watches" in capsys.readouterr().err
+
+
+def test_an_app_that_exits_while_loading_gets_a_503_not_a_hang(server: tuple[subprocess.Popen[str], Path, int]) -> None:
+    _, source, port = server
+    app = source / "hello" / "__init__.py"
+    app.write_text("import os\nos._exit(3)\n")
+    _, body = eventually(lambda: (r := get(port))[0] == 503 and r)
+    assert "the app process exited (3)" in body
+    app.write_text(APP.replace('"one"', '"back"'))
+    eventually(lambda: get(port) == (200, {"response": "back"}))
+
+
+def test_a_safe_write_rename_away_pause_rename_in_serves_no_error(server: tuple[subprocess.Popen[str], Path, int]) -> None:
+    _, source, port = server
+    app = source / "hello" / "__init__.py"
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            seen.append(get(port)[0])
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=hammer)
+    thread.start()
+    try:
+        for n in range(5):
+            temp = app.with_name("__init__.py___jb_tmp___")
+            temp.write_text(APP.replace('"one"', f'"safe {n}"'))
+            app.rename(app.with_name("__init__.py___jb_old___"))
+            time.sleep(0.02)
+            temp.rename(app)
+            app.with_name("__init__.py___jb_old___").unlink()
+            eventually(lambda n=n: get(port) == (200, {"response": f"safe {n}"}))
+    finally:
+        stop.set()
+        thread.join(10)
+    assert seen and set(seen) == {200}, sorted(set(seen))

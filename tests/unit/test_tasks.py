@@ -18,6 +18,7 @@ from devloop.errors import DevloopError
 from devloop.stack import Stack
 from tests.support.harness import ROOT
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
 from .conftest import FakeCli
 
@@ -150,3 +151,32 @@ def test_a_build_failure_names_the_failing_step(project: Any) -> None:
         stack.build()
     with pytest.raises(DevloopError, match=r"unknown service db: choose from app"):
         stack.build(["db"])
+
+
+def test_a_denied_docker_socket_is_the_same_one_line_from_every_task(project: Any, tmp_path: Any) -> None:
+    # A socket this user may not open: as root permissions are not enforced, so run as nobody.
+    script = (
+        "import socket, os; s = socket.socket(socket.AF_UNIX); s.bind('{sock}'); os.chmod('{sock}', 0); s.listen(); "
+        "import time; time.sleep(60)"
+    )
+    sock = tmp_path / "docker.sock"
+    holder = subprocess.Popen([sys.executable, "-c", script.format(sock=sock)])
+    try:
+        wait_until(sock.exists, timeout=10, what="the socket")
+        env = {"DOCKER_HOST": f"unix://{sock}", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
+        for argv in (["status"], ["logs"], ["up"], ["down"], ["build"], ["doctor"]):
+            done = subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "invoke", *argv],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            out = done.stdout + done.stderr
+            assert done.returncode != 0, argv
+            assert "permission denied on the Docker socket" in out and "add your user to the docker group (or use sudo)" in out, (argv, out)
+            assert "Traceback" not in out and "needs root" not in out, (argv, out)
+    finally:
+        holder.kill()

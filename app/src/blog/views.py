@@ -16,6 +16,15 @@ def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
 
 
+def read_json() -> Any:
+    """Return the request's JSON body; raise ValueError when it is not usable JSON."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        # json.loads gives up on deeply nested input with RecursionError, not a ValueError.
+        raise ValueError("body is nested too deeply") from None
+
+
 def validate_title(body: Any) -> str:
     """Return the title of a POST body, or raise ValueError saying what is wrong."""
     if not isinstance(body, dict):
@@ -28,6 +37,10 @@ def validate_title(body: Any) -> str:
         raise ValueError("title must not be empty")
     if len(title) > MAX_TITLE:
         raise ValueError(f"title must be at most {MAX_TITLE} characters")
+    try:
+        title.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("title must be valid Unicode text (no lone surrogates)") from None
     return title
 
 
@@ -54,7 +67,7 @@ def list_blogs() -> Response:
 def create_blog() -> tuple[Response, int]:
     """Store a title from a JSON body."""
     try:
-        title = validate_title(request.get_json(silent=True))
+        title = validate_title(read_json())
     except ValueError as exc:
         return _error(400, str(exc))
     db.add_title(title)
