@@ -72,7 +72,7 @@ def up(c: Context, build: bool = False, debug: bool = False) -> None:
     stack = Stack(_settings(c), mode=modes.choose(debug))
     stack.up(build=build)
     if stack.mode.debugger:
-        _await_debugger(stack)
+        _say_how_to_attach(stack)
 
 
 @task(help={"wait": "hold the app until a debugger attaches (the other services start anyway)"})
@@ -81,14 +81,13 @@ def debug(c: Context, wait: bool = False) -> None:
     """Start the stack with the app under debugpy; `invoke up` returns to normal."""
     stack = Stack(_settings(c), mode=modes.choose(debug=True, wait=wait))
     stack.up()
-    _await_debugger(stack)
+    _say_how_to_attach(stack)
 
 
-def _await_debugger(stack: Stack) -> None:
-    """Wait until debugpy listens, then say how to attach."""
-    stack.wait_for_debugger()
+def _say_how_to_attach(stack: Stack) -> None:
+    """Say how to attach (`up` has checked that debugpy answers a DAP handshake from here)."""
     port = stack.settings.debug_port
-    print(f"debugpy listens on 127.0.0.1:{port}: in VS Code run 'Python: Remote Attach' (.vscode/launch.json)")
+    print(f"debugpy answers on 127.0.0.1:{port}: in VS Code run 'Python: Remote Attach' (.vscode/launch.json)")
     if stack.mode.waits_for_debugger:
         print("the app starts serving once a debugger attaches")
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .engine import ServiceState
-from .settings import Settings
-
-URL_SERVICES = ("app", "web")
+from .reach import Reach
 
 
 def status_lines(order: Sequence[str], states: Mapping[str, ServiceState], stale: Mapping[str, str]) -> list[str]:
@@ -28,13 +26,19 @@ def status_lines(order: Sequence[str], states: Mapping[str, ServiceState], stale
     return lines
 
 
-def where(states: Mapping[str, ServiceState], settings: Settings) -> list[str]:
-    """Return where each published service can be reached."""
+def where(reaches: Sequence[Reach], skipped: Mapping[str, str] | None = None) -> list[str]:
+    """Return where each published port answers; one that does not is said, never shown as a URL."""
     lines = []
-    for name, st in states.items():
-        for b in st.bindings:
-            if b.host_port == settings.debug_port and name == "app":
-                lines.append(f"debugger  {b.host_ip}:{b.host_port}  (VS Code: Run > 'Python: Remote Attach')")
-            elif name in URL_SERVICES:
-                lines.append(f"{name:<9} http://{b.host_ip}:{b.host_port}")
+    for r in reaches:
+        if r.problem:
+            fix = "`invoke debug` restarts it" if r.kind == "debugger" else f"`invoke up` recreates {r.service}"
+            name = "debugger" if r.kind == "debugger" else r.service
+            lines.append(f"{name:<9} {r.address} DOES NOT ANSWER from this machine: {r.problem} ({fix})")
+        elif r.kind == "debugger":
+            lines.append(f"debugger  {r.address}  answers a DAP handshake (VS Code: Run > 'Python: Remote Attach')")
+        elif r.kind == "http":
+            lines.append(f"{r.service:<9} http://{r.address}")
+        else:
+            lines.append(f"{r.service:<9} {r.address}")
+    lines += [f"{service:<9} {why}" for service, why in (skipped or {}).items()]
     return sorted(lines)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import debugger, engine, fingerprints, modes, passwords, report
+from . import debugger, engine, fingerprints, modes, passwords, reach, report
 from .commands import Cli
 from .compose import Compose, require_version
 from .errors import DevloopError
@@ -119,11 +119,37 @@ class Stack:
             self.build(list(stale))
         self.starter().start(START_TIMEOUT, self.running())
         fingerprints.save(self.settings.root, self.settings.project, self.fingerprint())
-        states = self.states()
+        if self.mode.debugger:
+            self.wait_for_debugger()
+        checked, skipped = self.repair(*reach.check(self.states(), self.settings))
         self.out(f"stack is up in {self.mode.name} mode after {time.monotonic() - started:.1f}s:")
-        for line in report.where(states, self.settings):
+        for line in report.where(checked, skipped):
             self.out(f"  {line}")
-        return states
+        return self.states()
+
+    def repair(self, checked: list[reach.Reach], skipped: dict[str, str]) -> tuple[list[reach.Reach], dict[str, str]]:
+        """Recreate each service whose published port does not answer from here; fail if that does not help."""
+        broken = [r for r in checked if r.problem]
+        if not broken:
+            return checked, skipped
+        for r in broken:
+            what = "debugpy" if r.kind == "debugger" else r.service
+            self.out(f"{r.service}: {r.address} does not answer from this machine ({what}: {r.problem}); recreating it (data is kept)")
+        self.recreate(sorted({r.service for r in broken}))
+        if self.mode.debugger:
+            self.wait_for_debugger()
+        checked, skipped = reach.check(self.states(), self.settings)
+        still = next((r for r in checked if r.problem), None)
+        if still:
+            raise DevloopError(
+                f"{still.service}: {still.address} still does not answer from this machine after recreating it: {still.problem}"
+            )
+        return checked, skipped
+
+    def recreate(self, services: Sequence[str]) -> None:
+        """Replace the services' containers with new ones (volumes and other services stay)."""
+        args = ["up", "--detach", "--wait", "--no-build", "--no-deps", "--force-recreate", *services]
+        self.compose.check(self.compose.capture(*args), f"recreating {', '.join(services)}")
 
     def running(self) -> set[str]:
         """Return the services whose container runs now."""
@@ -176,11 +202,11 @@ class Stack:
             self.starter().start(START_TIMEOUT, {service})
 
     def status(self) -> list[str]:
-        """Return one line per service, then where the published ones answer."""
+        """Return one line per service, then whether each published port answers from here."""
         states = self.states()
         stale = self.stale_images() if states else {}
         lines = report.status_lines(self.compose.services(), states, stale)
-        return lines + [f"  {line}" for line in report.where(states, self.settings)]
+        return lines + [f"  {line}" for line in report.where(*reach.check(states, self.settings))]
 
     def running_mode(self) -> modes.Mode:
         """Return the mode the app container runs in (normal when unknown)."""

@@ -97,7 +97,7 @@ def test_bad_target_is_one_line(recorded: list[str]) -> None:
 
 def test_debug_wait_selects_the_wait_mode(recorded: list[str]) -> None:
     tasks.debug(MockContext(), wait=True)
-    assert recorded[:3] == ["init debug-wait", "up", "wait_for_debugger"]
+    assert recorded[:2] == ["init debug-wait", "up"]
 
 
 class PortStack(Stack):
