@@ -159,6 +159,21 @@ def listening(container: Container) -> set[int]:
     return ports
 
 
+def deleted_mounts(container: Container) -> list[str]:
+    """Return the bind-mounted directories the container still sees although the host deleted them.
+
+    A bind mount pins the directory it was given: `rm -rf app/src && git checkout app/src`
+    leaves the container with the old, deleted one (its link count is 0).
+    """
+    targets = [m["Destination"] for m in container.attrs.get("Mounts", []) if m.get("Type") == "bind"]
+    if not targets:
+        return []
+    script = 'for d in "$@"; do [ -d "$d" ] && [ "$(stat -c %h "$d")" = 0 ] && echo "$d"; done; true'
+    # From /: a working directory that is itself the deleted mount makes the exec fail.
+    code, out = container.exec_run(["sh", "-c", script, "sh", *targets], workdir="/")
+    return out.decode().split() if code == 0 else []
+
+
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     """Whether a listener could bind host:port now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -119,6 +119,11 @@ class Stack:
             self.build(list(stale))
         self.starter().start(START_TIMEOUT, self.running())
         fingerprints.save(self.settings.root, self.settings.project, self.fingerprint())
+        replaced = self.replaced_mounts()
+        for service, targets in replaced.items():
+            self.out(f"{service}: {', '.join(targets)} is a directory the host deleted or replaced; recreating {service}")
+        if replaced:
+            self.recreate(sorted(replaced))
         if self.mode.debugger:
             self.wait_for_debugger()
         checked, skipped = self.repair(*reach.check(self.states(), self.settings))
@@ -151,6 +156,14 @@ class Stack:
         args = ["up", "--detach", "--wait", "--no-build", "--no-deps", "--force-recreate", *services]
         self.compose.check(self.compose.capture(*args), f"recreating {', '.join(services)}")
 
+    def replaced_mounts(self) -> dict[str, list[str]]:
+        """Return, per running service, the bind-mounted directories that were deleted on the host."""
+        found = {}
+        for name, container in engine.containers(self.client, self.settings.project).items():
+            if container.status == "running" and (targets := engine.deleted_mounts(container)):
+                found[name] = targets
+        return found
+
     def running(self) -> set[str]:
         """Return the services whose container runs now."""
         return {s for s, st in self.states().items() if st.status == "running"}
@@ -180,16 +193,25 @@ class Stack:
         if missing and todo.nothing:
             todo.recreate = missing
             todo.reasons.append(f"not running: {', '.join(missing)} -> start")
-        if todo.nothing:
+        replaced = self.replaced_mounts()
+        for name, targets in replaced.items():
+            todo.restart = [s for s in todo.restart if s != name]
+            todo.reasons.append(
+                f"{name}: {', '.join(targets)} was deleted or replaced on the host -> recreate (a bind mount keeps the old one)"
+            )
+        if todo.nothing and not replaced:
             return todo
         if todo.rebuild:
             self.build(todo.rebuild)
         if todo.rebuild or todo.recreate:
             self.check_ports()
             self.starter().start(START_TIMEOUT, running)
+        if replaced:
+            self.recreate(sorted(replaced))
         for name in todo.restart:
             self.restart_process(name)
         fingerprints.save(self.settings.root, self.settings.project, current)
+        todo.recreate += sorted(set(replaced) - set(todo.recreate))
         return todo
 
     def restart_process(self, service: str) -> None:

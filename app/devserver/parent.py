@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import SOURCE, log
@@ -23,7 +24,11 @@ DEBOUNCE_MAX = 0.5
 # file that vanished to come back before loading code without it.
 MISSING_GRACE = 0.5
 BACKLOG = 1024  # connections that wait while a spare takes over (and under bursts)
-RETIRE_TIMEOUT = 0.2  # how long a retiring child may take to stop accepting before it is killed
+RETIRE_TIMEOUT = 0.2
+SOURCE_REPLACED = (
+    "the source directory {source} was deleted or replaced on the host, and this container still sees the old one "
+    "(a bind mount keeps the directory it was given): run `invoke reload` or `invoke up`, which recreate the container"
+)  # how long a retiring child may take to stop accepting before it is killed
 
 
 @dataclass
@@ -38,6 +43,14 @@ class Child:
     def fds(self) -> tuple[int, int, int]:
         """The parent's ends of the child's pipes."""
         return self.report, self.control, self.ack
+
+
+def source_replaced(root: Path = SOURCE) -> bool:
+    """Whether the source directory was deleted (or replaced) on the host: a bind mount keeps the old one."""
+    try:
+        return os.stat(root).st_nlink == 0
+    except FileNotFoundError:
+        return True
 
 
 def vanished(path: str) -> bool:
@@ -198,6 +211,15 @@ class Server:
             else:
                 return changed
 
+    def stand_down(self, why: str) -> None:
+        """Stop serving the app and answer every request with 503 and why, until the next swap."""
+        if self.current:
+            self.retire(self.current)
+            self.current = None
+        if self.down_reason != why:
+            log(why)
+        self.down_reason = why
+
     def answer_unavailable(self) -> None:
         """Answer one waiting request with 503 and why no app process serves it."""
         try:
@@ -226,6 +248,9 @@ class Server:
         self.promote()
         try:
             for changed in self.changes():
+                if source_replaced():
+                    self.stand_down(SOURCE_REPLACED.format(source=SOURCE))
+                    continue
                 unique = sorted(set(changed))
                 self.swap(", ".join(unique[:3]) + (" ..." if len(unique) > 3 else ""))
         finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -147,3 +148,27 @@ def test_a_dead_port_forwarder_is_reported_and_up_repairs_it_keeping_the_data(up
     assert "does not answer from this machine" in done.stdout and "recreating it" in done.stdout
     assert f"http://127.0.0.1:{port}" in done.stdout
     assert "Kept across the repair" in up.get("/blogs")[1]["response"]
+
+
+def test_a_recreated_source_directory_is_said_plainly_and_reload_and_up_recreate_the_app(up: Project) -> None:
+    source = up.root / "app/src"
+    backup = up.root / "src-backup"
+
+    def replace_source() -> None:
+        shutil.copytree(source, backup)
+        shutil.rmtree(source)
+        backup.rename(source)  # `rm -rf app/src && git checkout -- app/src`
+
+    replace_source()
+    _, body = wait_until(lambda: (r := up.get("/", timeout=5))[0] == 503 and r, timeout=10, what="503 saying why")
+    assert "deleted or replaced on the host" in body and "invoke reload" in body
+    done = up.invoke("up")
+    assert "the host deleted or replaced; recreating app" in done.stdout, done.stdout
+    assert up.get("/") == (200, {"response": "Hello from Docker!"})
+    replace_source()
+    done = up.invoke("reload")
+    assert "was deleted or replaced on the host -> recreate" in done.stdout, done.stdout
+    assert up.get("/") == (200, {"response": "Hello from Docker!"})
+    up.edit(VIEWS, '"Hello from Docker!"', '"Hello, after the checkout!"')
+    wait_until(lambda: up.get("/")[1] == {"response": "Hello, after the checkout!"}, timeout=10, what="edits served again")
+    up.edit(VIEWS, '"Hello, after the checkout!"', '"Hello from Docker!"')

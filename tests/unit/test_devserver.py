@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import watchers
+from devserver import parent, watchers
 
 from tests.support.harness import ROOT
 from tests.support.http import get as http_get
@@ -197,3 +197,16 @@ def test_a_safe_write_rename_away_pause_rename_in_serves_no_error(server: tuple[
         stop.set()
         thread.join(10)
     assert seen and set(seen) == {200}, sorted(set(seen))
+
+
+def test_a_replaced_source_directory_is_said_plainly(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    held = os.open(source, os.O_RDONLY)  # as a bind mount holds it
+    try:
+        assert not parent.source_replaced(source)
+        source.rmdir()
+        source.mkdir()  # `git checkout -- app/src`: a new directory, the container keeps the old
+        assert parent.source_replaced(Path(f"/proc/self/fd/{held}"))
+    finally:
+        os.close(held)
