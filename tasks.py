@@ -8,11 +8,12 @@ file's defaults, .env, invoke.yaml (key `devloop`) and the environment.
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from invoke import Context, Exit, task
 
-from devloop import checks, host, modes, provision
+from devloop import checks, host, lock, modes, provision
 from devloop import settings as config
 from devloop import vscode as launch
 from devloop.errors import DevloopError, one_line_errors
@@ -24,6 +25,12 @@ ROOT = Path(__file__).resolve().parent
 def _settings(c: Context) -> config.Settings:
     """Resolve this project's settings (invoke.yaml's `devloop` key included)."""
     return config.load(ROOT, c.config.get("devloop", {}))
+
+
+def _one_at_a_time(stack: Stack, task: str) -> AbstractContextManager[None]:
+    """Hold the project's lock while a task changes its stack (once the engine answers this user)."""
+    stack.require_engine()
+    return lock.exclusive(stack.settings.root, stack.settings.project, task)
 
 
 @task
@@ -57,7 +64,9 @@ def build(c: Context, service: str = "", no_cache: bool = False, target: str = "
     """Build the app image (dev by default, or --target prod)."""
     if target not in ("dev", "prod"):
         raise DevloopError(f"--target must be dev or prod, got {target!r}")
-    Stack(_settings(c)).build([service] if service else [], no_cache=no_cache, target=target)
+    stack = Stack(_settings(c))
+    with _one_at_a_time(stack, "build"):
+        stack.build([service] if service else [], no_cache=no_cache, target=target)
 
 
 @task(
@@ -70,7 +79,8 @@ def build(c: Context, service: str = "", no_cache: bool = False, target: str = "
 def up(c: Context, build: bool = False, debug: bool = False) -> None:
     """Build what is stale, start the stack, wait until healthy, print its URLs."""
     stack = Stack(_settings(c), mode=modes.choose(debug))
-    stack.up(build=build)
+    with _one_at_a_time(stack, "up"):
+        stack.up(build=build)
     if stack.mode.debugger:
         _say_how_to_attach(stack)
 
@@ -80,7 +90,8 @@ def up(c: Context, build: bool = False, debug: bool = False) -> None:
 def debug(c: Context, wait: bool = False) -> None:
     """Start the stack with the app under debugpy; `invoke up` returns to normal."""
     stack = Stack(_settings(c), mode=modes.choose(debug=True, wait=wait))
-    stack.up()
+    with _one_at_a_time(stack, "debug"):
+        stack.up()
     _say_how_to_attach(stack)
 
 
@@ -108,7 +119,8 @@ def down(c: Context, volumes: bool = False, yes: bool = False) -> None:
         names = ", ".join(stack.volumes()) or "the project's volumes"
         if input(f"Delete {names}? All data in it is lost. [y/N] ").strip().lower() not in ("y", "yes"):
             raise DevloopError("nothing done: the stack and its data are as they were")
-    stack.down(volumes=volumes)
+    with _one_at_a_time(stack, "down"):
+        stack.down(volumes=volumes)
     print("stack is down; " + ("its volumes are deleted" if volumes else "the database volume is kept"))
 
 
@@ -140,7 +152,9 @@ def logs(c: Context, service: str = "", follow: bool = False, tail: str = "all",
 @one_line_errors
 def reload(c: Context) -> None:
     """Apply what changed since the last up, the cheapest correct way; say why."""
-    todo = running_stack(_settings(c)).apply_changes()
+    stack = running_stack(_settings(c))
+    with _one_at_a_time(stack, "reload"):
+        todo = stack.apply_changes()
     if todo.nothing:
         print("reload: nothing changed since the last build/up")
     for reason in todo.reasons:

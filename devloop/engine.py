@@ -14,6 +14,7 @@ from .errors import DevloopError
 if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
+    from docker.models.networks import Network
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 PROJECT_LABEL = "com.docker.compose.project"
@@ -172,6 +173,15 @@ def deleted_mounts(container: Container) -> list[str]:
     # From /: a working directory that is itself the deleted mount makes the exec fail.
     code, out = container.exec_run(["sh", "-c", script, "sh", *targets], workdir="/")
     return out.decode().split() if code == 0 else []
+
+
+def duplicate_networks(client: docker.DockerClient, name: str) -> list[Network]:
+    """Return the copies of a network name beyond the one to keep (the one with containers, else the oldest)."""
+    same = [n for n in client.networks.list(names=[name], greedy=True) if n.name == name]
+    if len(same) < 2:
+        return []
+    same.sort(key=lambda n: (not n.attrs.get("Containers"), n.attrs.get("Created", "")))
+    return [n for n in same[1:] if not n.attrs.get("Containers")]
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

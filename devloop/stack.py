@@ -117,6 +117,7 @@ class Stack:
             self.out(f"building {name} ({why})")
         if stale:
             self.build(list(stale))
+        self.dedupe_networks()
         self.starter().start(START_TIMEOUT, self.running())
         fingerprints.save(self.settings.root, self.settings.project, self.fingerprint())
         replaced = self.replaced_mounts()
@@ -155,6 +156,15 @@ class Stack:
         """Replace the services' containers with new ones (volumes and other services stay)."""
         args = ["up", "--detach", "--wait", "--no-build", "--no-deps", "--force-recreate", *services]
         self.compose.check(self.compose.capture(*args), f"recreating {', '.join(services)}")
+
+    def dedupe_networks(self) -> None:
+        """Remove the unused copies of a network that exists more than once under one name."""
+        for name in (n.get("name") for n in (self.compose.model().get("networks") or {}).values()):
+            spare = engine.duplicate_networks(self.client, name)
+            for network in spare:
+                network.remove()
+            if spare:
+                self.out(f"network {name} existed {len(spare) + 1} times (two starts at once made it); removed the unused copies")
 
     def replaced_mounts(self) -> dict[str, list[str]]:
         """Return, per running service, the bind-mounted directories that were deleted on the host."""

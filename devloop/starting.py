@@ -90,6 +90,9 @@ class Starter:
             self.out(self.logs(failing).rstrip())
             self.out("---")
             what = f"{failing} is {states[failing].shown}"
+            said = error_line(output)
+            if said and said != "no output":
+                what += f"; Compose said: {said}"
         else:
             what = error_line(output)
         running = sorted(s for s, st in states.items() if st.status == "running")

@@ -172,3 +172,41 @@ def test_a_recreated_source_directory_is_said_plainly_and_reload_and_up_recreate
     up.edit(VIEWS, '"Hello from Docker!"', '"Hello, after the checkout!"')
     wait_until(lambda: up.get("/")[1] == {"response": "Hello, after the checkout!"}, timeout=10, what="edits served again")
     up.edit(VIEWS, '"Hello, after the checkout!"', '"Hello from Docker!"')
+
+
+def test_two_ups_at_once_take_turns_and_leave_one_network(down: Project) -> None:
+    env = {**os.environ, **down.env}
+    first = subprocess.Popen([sys.executable, "-m", "invoke", "up"], cwd=down.root, env=env, stdout=subprocess.PIPE, text=True)
+    second = down.invoke("up")
+    first_out = first.communicate(timeout=300)[0]
+    assert first.returncode == 0
+    assert "waiting: `invoke up` (pid" in first_out + second.stdout, first_out + second.stdout
+    networks = [n for n in down.client.networks.list(names=[f"{down.name}_default"]) if n.name == f"{down.name}_default"]
+    assert len(networks) == 1
+
+
+def test_a_duplicated_network_is_repaired_by_up(up: Project) -> None:
+    name = f"{up.name}_default"
+    labels = {"com.docker.compose.project": up.name, "com.docker.compose.network": "default"}
+    up.client.networks.create(name, driver="bridge", labels=labels, check_duplicate=False)
+    done = up.invoke("up")
+    assert f"network {name} existed 2 times" in done.stdout, done.stdout
+    assert len([n for n in up.client.networks.list(names=[name]) if n.name == name]) == 1
+
+
+def test_when_compose_fails_its_own_error_line_is_shown(down: Project) -> None:
+    network = down.client.networks.create(f"{down.name}_default", driver="bridge")  # not Compose's: no labels
+    try:
+        done = down.invoke("up", check=False)
+    finally:
+        down.compose("down", "--remove-orphans")
+        network.remove()
+    line = one_line_error(done)
+    assert "incorrect label" in line and f"{down.name}_default" in line, line
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    """Assert a task failed with exactly one line on stderr and no traceback; return it."""
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode != 0 and "Traceback" not in done.stderr and len(lines) == 1, done.stderr
+    return lines[0]

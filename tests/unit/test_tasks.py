@@ -97,7 +97,7 @@ def test_bad_target_is_one_line(recorded: list[str]) -> None:
 
 def test_debug_wait_selects_the_wait_mode(recorded: list[str]) -> None:
     tasks.debug(MockContext(), wait=True)
-    assert recorded[:2] == ["init debug-wait", "up"]
+    assert recorded[:3] == ["init debug-wait", "require_engine", "up"]
 
 
 class PortStack(Stack):
