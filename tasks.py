@@ -13,7 +13,7 @@ from pathlib import Path
 
 from invoke import Context, Exit, task
 
-from devloop import checks, host, lock, modes, provision
+from devloop import checks, host, lock, modes, provision, rekey
 from devloop import settings as config
 from devloop import vscode as launch
 from devloop.errors import DevloopError, one_line_errors
@@ -159,6 +159,15 @@ def reload(c: Context) -> None:
         print("reload: nothing changed since the last build/up")
     for reason in todo.reasons:
         print(f"reload: {reason}")
+
+
+@task(name="rekey")
+@one_line_errors
+def rekey_(c: Context) -> None:
+    """Set the database's passwords to db/secrets/ (lost or changed files); keeps every row."""
+    stack = Stack(_settings(c))
+    with _one_at_a_time(stack, "rekey"):
+        rekey.rekey(stack)
 
 
 @task

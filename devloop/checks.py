@@ -103,11 +103,19 @@ def check_ca(probes: Probes, settings: Settings) -> Check:
     return Check("ca-bundle", True, "none configured (set CA_BUNDLE behind a TLS-intercepting proxy)")
 
 
-def check_passwords(settings: Settings) -> Check:
-    """Whether the database password files exist."""
+def check_passwords(settings: Settings, probes: Probes) -> Check:
+    """Whether the database password files exist and, with the database running, still open it."""
     missing = passwords.missing(settings.root)
-    detail = "generated" if not missing else f"{', '.join(missing)} not generated yet"
-    return Check("db-passwords", not missing, detail, "created by `invoke setup` or `invoke up`", blocking=False)
+    volume = probes.data_volume(settings.project)
+    if missing and volume:
+        detail = f"{', '.join(missing)} missing while the database volume {volume} exists (its users keep their old passwords)"
+        return Check("db-passwords", False, detail, f"restore {passwords.SECRETS_DIR}/ from a backup, or {passwords.REKEY_HINT}")
+    if missing:
+        return Check("db-passwords", False, f"{', '.join(missing)} not generated yet", "created by `invoke up`", blocking=False)
+    answer = probes.database_login(settings.project, passwords.read(settings.root, passwords.FILES[0]))
+    if answer and "Access denied" in answer:
+        return Check("db-passwords", False, f"{passwords.MISMATCH} ({answer})", passwords.REKEY_HINT)
+    return Check("db-passwords", True, "present" + ("; the running database accepts them" if answer == "" else ""))
 
 
 def doctor(settings: Settings, probes: Probes) -> list[Check]:
@@ -117,4 +125,4 @@ def doctor(settings: Settings, probes: Probes) -> list[Check]:
         return [answer, Check("compose", False, "not checked: no engine", blocking=False)]
     checks = [answer, check_compose(probes)]
     checks += [check_image(probes, var, name) for var, name in settings.images.items()]
-    return [*checks, check_ca(probes, settings), check_passwords(settings)]
+    return [*checks, check_ca(probes, settings), check_passwords(settings, probes)]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+VOLUME_LABEL = "com.docker.compose.volume"
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 
 
@@ -141,6 +142,23 @@ def states(client: docker.DockerClient, project: str) -> dict[str, ServiceState]
 def log_tail(container: Container, lines: int = 20) -> str:
     """Return the last lines a container printed."""
     return container.logs(tail=lines).decode("utf-8", "replace")
+
+
+def last_health_output(container: Container) -> str:
+    """Return what the container's last health check printed ("" when it has none)."""
+    log = (container.attrs.get("State", {}).get("Health") or {}).get("Log") or []
+    return (log[-1].get("Output") or "").strip() if log else ""
+
+
+def volume_exists(client: docker.DockerClient, name: str) -> bool:
+    """Whether a volume of exactly that name exists."""
+    from docker.errors import NotFound
+
+    try:
+        client.volumes.get(name)
+    except NotFound:
+        return False
+    return True
 
 
 def listening(container: Container) -> set[int]:

@@ -85,6 +85,30 @@ class Probes:
         finally:
             client.close()
 
+    def data_volume(self, project: str) -> str | None:
+        """The name of the project's database volume, if it exists."""
+        client = engine.connect()
+        try:
+            labels = [f"{engine.PROJECT_LABEL}={project}", f"{engine.VOLUME_LABEL}=db-data"]
+            found = client.volumes.list(filters={"label": labels})
+            return found[0].name if found else None
+        finally:
+            client.close()
+
+    def database_login(self, project: str, password: str) -> str | None:
+        """What the running database answers the app user's login with that password ("" if it works); None if no db runs."""
+        client = engine.connect()
+        try:
+            container = engine.containers(client, project).get("db")
+            if container is None or container.status != "running":
+                return None
+            script = 'c=$(command -v mysql || command -v mariadb) && "$c" -h127.0.0.1 --protocol=tcp -u"$MYSQL_USER" -e "SELECT 1" 2>&1'
+            code, out = container.exec_run(["sh", "-c", script], environment={"MYSQL_PWD": password})
+            lines = out.decode(errors="replace").strip().splitlines()
+            return "" if code == 0 else (lines[-1] if lines else f"exit {code}")
+        finally:
+            client.close()
+
     def file_exists(self, path: str) -> bool:
         """Whether a host file exists."""
         return Path(path).is_file()

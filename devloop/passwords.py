@@ -1,10 +1,16 @@
-"""The database's password files: generated locally on first use, never committed."""
+"""The database's password files: generated locally on first use, never committed, and never
+generated over an existing database (whose users keep the passwords they were created with).
+"""
 
 import secrets
 from pathlib import Path
 
+from .errors import DevloopError
+
 SECRETS_DIR = "db/secrets"
 FILES = ("password.txt", "root-password.txt")
+MISMATCH = "the password files do not match the database volume"
+REKEY_HINT = "`invoke rekey` sets the database's passwords to the files (no data is lost)"
 
 
 def missing(root: Path) -> list[str]:
@@ -12,7 +18,7 @@ def missing(root: Path) -> list[str]:
     return [name for name in FILES if not (root / SECRETS_DIR / name).exists()]
 
 
-def ensure(root: Path) -> list[Path]:
+def generate(root: Path) -> list[Path]:
     """Create any missing password file; return the ones created."""
     folder = root / SECRETS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -26,3 +32,19 @@ def ensure(root: Path) -> list[Path]:
         path.chmod(0o644)
         created.append(path)
     return created
+
+
+def ensure(root: Path, data_volume: str | None = None) -> list[Path]:
+    """Create missing password files, unless a database volume already exists (then fail saying what to do)."""
+    gone = missing(root)
+    if gone and data_volume:
+        raise DevloopError(
+            f"{SECRETS_DIR}/ lacks {', '.join(gone)} but the database volume {data_volume} exists, and its users keep "
+            f"their old passwords: restore {SECRETS_DIR}/ from a backup, or run {REKEY_HINT}"
+        )
+    return generate(root)
+
+
+def read(root: Path, name: str) -> str:
+    """Return one password file's content."""
+    return (root / SECRETS_DIR / name).read_text(encoding="utf-8").strip()

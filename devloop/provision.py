@@ -151,7 +151,11 @@ def setup(settings: Settings, act: Actions, out: Printer = print, environ: Mappi
     if record and envfile.update(settings.path(ENV_FILE), record):
         changed.append(f"{ENV_FILE} ({', '.join(sorted(record))})")
         out(f"fixing   recorded {', '.join(f'{k}={v}' for k, v in sorted(record.items()))} in {ENV_FILE}")
-    created = passwords.ensure(settings.root)
+    volume = act.probes.data_volume(settings.project) if passwords.missing(settings.root) else None
+    if volume:
+        out(f"problem  db-passwords: missing while the database volume {volume} exists -> {passwords.REKEY_HINT}")
+        return changed
+    created = passwords.generate(settings.root)
     if created:
         changed.append("db passwords")
         out(f"fixing   db-passwords: generated {', '.join(p.name for p in created)} in {passwords.SECRETS_DIR}/")

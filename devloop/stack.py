@@ -55,16 +55,19 @@ class Stack:
         return Starter(self.compose, self.states, self.log_tail, self.out)
 
     def log_tail(self, service: str) -> str:
-        """Return the last lines a service's container printed."""
+        """Return the last lines a service's container printed, and what its last health check answered."""
         container = engine.containers(self.client, self.settings.project).get(service)
-        return engine.log_tail(container) if container else "(no container)"
+        if container is None:
+            return "(no container)"
+        health = engine.last_health_output(container)
+        return engine.log_tail(container).rstrip() + (f"\n--- its last health check answered ---\n{health}" if health else "")
 
     def preflight(self) -> None:
         """Fail before anything starts when the engine, Compose or the config is not usable."""
         self.require_engine()
         require_version(self.compose.cli)
         self.compose.model()
-        passwords.ensure(self.settings.root)
+        passwords.ensure(self.settings.root, self.data_volume())
 
     def check_ports(self) -> None:
         """Fail, naming the port and its setting, when a port is taken by something else."""
@@ -187,6 +190,17 @@ class Stack:
         self.require_engine()
         args = ["down", "--remove-orphans", *(["--volumes"] if volumes else [])]
         self.compose.check(self.compose.stream(*args), "docker compose down")
+
+    def data_volume(self) -> str | None:
+        """Return the database's named volume if it exists on the engine."""
+        if "db" not in self.compose.model()["services"]:
+            return None
+        for volume in self.compose.service("db").get("volumes") or []:
+            if volume.get("type") == "volume":
+                name = self.compose.model()["volumes"][volume["source"]]["name"]
+                if engine.volume_exists(self.client, name):
+                    return name
+        return None
 
     def volumes(self) -> list[str]:
         """Return the named volumes of the project that exist."""

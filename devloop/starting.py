@@ -6,7 +6,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 
-from . import engine
+from . import engine, passwords
 from .commands import error_line
 from .compose import Compose
 from .errors import DevloopError
@@ -86,10 +86,13 @@ class Starter:
         broken = [s for s in order if states[s].health == "unhealthy" or states[s].status in ("exited", "dead", "restarting")]
         failing = next(iter(broken), None) or next((s for s in order if not states[s].ready), None)
         if failing:
+            explained = self.logs(failing).rstrip()
             self.out(f"--- last log lines of {failing} ---")
-            self.out(self.logs(failing).rstrip())
+            self.out(explained)
             self.out("---")
             what = f"{failing} is {states[failing].shown}"
+            if "Access denied" in explained:
+                what += f" ({passwords.MISMATCH}: {passwords.REKEY_HINT})"
             said = error_line(output)
             if said and said != "no output":
                 what += f"; Compose said: {said}"

@@ -210,3 +210,33 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode != 0 and "Traceback" not in done.stderr and len(lines) == 1, done.stderr
     return lines[0]
+
+
+def test_lost_password_files_never_lock_out_the_data_and_rekey_recovers_every_row(up: Project) -> None:
+    up.http("POST", "/blogs", {"title": "Before the loss"})
+    secrets = up.root / "db/secrets"
+    shutil.rmtree(secrets)  # `git clean -fdX`
+    up.invoke("down")
+    line = one_line_error(up.invoke("up", check=False))
+    assert "db/secrets/ lacks" in line and "database volume" in line and "invoke rekey" in line, line
+    assert not up.states(), "nothing may start on generated passwords"
+    doctor = up.invoke("doctor", check=False)
+    assert doctor.returncode != 0 and "problem  db-passwords" in doctor.stdout and "invoke rekey" in doctor.stdout
+    up.invoke("rekey")
+    up.invoke("up")
+    assert "Before the loss" in up.get("/blogs")[1]["response"]
+
+
+def test_password_files_that_do_not_match_are_named_by_up_and_doctor(up: Project) -> None:
+    up.http("POST", "/blogs", {"title": "Before the change"})
+    password = up.root / "db/secrets/password.txt"
+    password.write_text("not-the-password-the-database-has")
+    up.invoke("down")
+    done = up.invoke("up", check=False)
+    line = one_line_error(done)
+    assert "the password files do not match the database volume" in line and "invoke rekey" in line, line
+    assert "its last health check answered" in done.stdout and "Access denied" in done.stdout
+    doctor = up.invoke("doctor", check=False)
+    assert "problem  db-passwords: the password files do not match the database volume" in doctor.stdout, doctor.stdout
+    up.invoke("rekey")
+    assert "Before the change" in up.get("/blogs")[1]["response"]

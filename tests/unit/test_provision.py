@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devloop import checks, envfile, host, provision, settings
+from devloop import checks, envfile, host, passwords, provision, settings
 from devloop.errors import DevloopError
 
 DEBIAN = {"ID": "debian", "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)"}
@@ -27,6 +27,8 @@ class FakeHost:
         self.dockerd = state.get("dockerd", True)
         self.files = set(state.get("files", ()))  # type: ignore[arg-type]
         self.commands = set(state.get("commands", ()))  # type: ignore[arg-type]
+        self.volume = state.get("volume")
+        self.login = state.get("login")
         self.actions: list[str] = []
         self.probes = FakeProbes(self)
         self.act = FakeActions(self)
@@ -67,6 +69,12 @@ class FakeProbes(host.Probes):
 
     def apt_mirror(self) -> str | None:
         return "http://deb.debian.org/debian"
+
+    def data_volume(self, project: str) -> str | None:
+        return self.m.volume  # type: ignore[return-value]
+
+    def database_login(self, project: str, password: str) -> str | None:
+        return self.m.login  # type: ignore[return-value]
 
 
 class FakeActions(host.Actions):
@@ -232,3 +240,20 @@ def test_a_denied_docker_socket_says_so_in_setup_and_doctor(project: Path) -> No
     line = checks.doctor(settings.load(project, environ={}), machine.probes)[0].line()
     assert "permission denied on the Docker socket" in line and "needs root" not in line
     assert machine.actions == []
+
+
+def test_lost_password_files_over_an_existing_volume_are_not_regenerated(project: Path) -> None:
+    machine = FakeHost(local=OFFICIAL, volume="myproj_db-data")
+    changed, lines = run(project, machine)
+    assert "db passwords" not in changed and not (project / "db/secrets/password.txt").exists()
+    assert any("invoke rekey" in line for line in lines)
+    by_name = {c.name: c for c in checks.doctor(settings.load(project, environ={}), machine.probes)}
+    assert not by_name["db-passwords"].ok and by_name["db-passwords"].blocking
+    assert "invoke rekey" in by_name["db-passwords"].line()
+
+
+def test_doctor_names_password_files_the_running_database_rejects(project: Path) -> None:
+    passwords.generate(project)
+    denied = "ERROR 1045 (28000): Access denied for user 'blog'@'127.0.0.1' (using password: YES)"
+    line = checks.doctor(settings.load(project, environ={}), FakeHost(local=OFFICIAL, volume="v", login=denied).probes)[-1].line()
+    assert line.startswith("problem  db-passwords: the password files do not match the database volume") and "invoke rekey" in line
