@@ -13,7 +13,7 @@ from pathlib import Path
 
 from invoke import Context, Exit, task
 
-from devloop import checks, host, lock, modes, provision, rekey
+from devloop import changes, checks, host, lock, modes, provision, rekey
 from devloop import settings as config
 from devloop import vscode as launch
 from devloop.errors import DevloopError, one_line_errors
@@ -154,7 +154,7 @@ def reload(c: Context) -> None:
     """Apply what changed since the last up, the cheapest correct way; say why."""
     stack = running_stack(_settings(c))
     with _one_at_a_time(stack, "reload"):
-        todo = stack.apply_changes()
+        todo = changes.apply(stack)
     if todo.nothing:
         print("reload: nothing changed since the last build/up")
     for reason in todo.reasons:

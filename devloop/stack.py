@@ -1,8 +1,9 @@
-"""The stack's life cycle: build, up (and debug), down, reload, status.
+"""The stack's life cycle: build, up (and debug), down, status.
 
 Compose does the orchestration; this facade decides what to ask of it and checks what
 would make it fail half-way before anything starts. Starting and its diagnosis are in
-starting.py, content hashes in fingerprints.py, what gets printed in report.py.
+starting.py, `invoke reload` in changes.py, repairs in healing.py, content hashes in
+fingerprints.py, reachability from the host in reach.py, what gets printed in report.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import debugger, engine, fingerprints, modes, passwords, reach, report
+from . import debugger, engine, fingerprints, healing, modes, passwords, reach, report
 from .commands import Cli
 from .compose import Compose, require_version
 from .errors import DevloopError
@@ -22,13 +23,13 @@ if TYPE_CHECKING:
     import docker
 
 Printer = Callable[[str], None]
-# A service that reloads its code on this signal (the dev server: SIGHUP) needs no container restart.
-RELOAD_SIGNAL_LABEL = "devloop.reload-signal"
 START_TIMEOUT = 300.0
 
 
 class Stack:
     """One project's stack in one mode."""
+
+    start_timeout = START_TIMEOUT
 
     def __init__(self, settings: Settings, mode: modes.Mode = modes.NORMAL, cli: Cli | None = None, out: Printer = print) -> None:
         self.settings, self.mode, self.out = settings, mode, out
@@ -120,62 +121,26 @@ class Stack:
             self.out(f"building {name} ({why})")
         if stale:
             self.build(list(stale))
-        self.dedupe_networks()
+        healing.dedupe_networks(self)
         self.starter().start(START_TIMEOUT, self.running())
         fingerprints.save(self.settings.root, self.settings.project, self.fingerprint())
-        replaced = self.replaced_mounts()
+        replaced = healing.replaced_mounts(self)
         for service, targets in replaced.items():
             self.out(f"{service}: {', '.join(targets)} is a directory the host deleted or replaced; recreating {service}")
         if replaced:
             self.recreate(sorted(replaced))
         if self.mode.debugger:
             self.wait_for_debugger()
-        checked, skipped = self.repair(*reach.check(self.states(), self.settings))
+        checked, skipped = healing.repair_ports(self, *reach.check(self.states(), self.settings))
         self.out(f"stack is up in {self.mode.name} mode after {time.monotonic() - started:.1f}s:")
         for line in report.where(checked, skipped):
             self.out(f"  {line}")
         return self.states()
 
-    def repair(self, checked: list[reach.Reach], skipped: dict[str, str]) -> tuple[list[reach.Reach], dict[str, str]]:
-        """Recreate each service whose published port does not answer from here; fail if that does not help."""
-        broken = [r for r in checked if r.problem]
-        if not broken:
-            return checked, skipped
-        for r in broken:
-            what = "debugpy" if r.kind == "debugger" else r.service
-            self.out(f"{r.service}: {r.address} does not answer from this machine ({what}: {r.problem}); recreating it (data is kept)")
-        self.recreate(sorted({r.service for r in broken}))
-        if self.mode.debugger:
-            self.wait_for_debugger()
-        checked, skipped = reach.check(self.states(), self.settings)
-        still = next((r for r in checked if r.problem), None)
-        if still:
-            raise DevloopError(
-                f"{still.service}: {still.address} still does not answer from this machine after recreating it: {still.problem}"
-            )
-        return checked, skipped
-
     def recreate(self, services: Sequence[str]) -> None:
         """Replace the services' containers with new ones (volumes and other services stay)."""
         args = ["up", "--detach", "--wait", "--no-build", "--no-deps", "--force-recreate", *services]
         self.compose.check(self.compose.capture(*args), f"recreating {', '.join(services)}")
-
-    def dedupe_networks(self) -> None:
-        """Remove the unused copies of a network that exists more than once under one name."""
-        for name in (n.get("name") for n in (self.compose.model().get("networks") or {}).values()):
-            spare = engine.duplicate_networks(self.client, name)
-            for network in spare:
-                network.remove()
-            if spare:
-                self.out(f"network {name} existed {len(spare) + 1} times (two starts at once made it); removed the unused copies")
-
-    def replaced_mounts(self) -> dict[str, list[str]]:
-        """Return, per running service, the bind-mounted directories that were deleted on the host."""
-        found = {}
-        for name, container in engine.containers(self.client, self.settings.project).items():
-            if container.status == "running" and (targets := engine.deleted_mounts(container)):
-                found[name] = targets
-        return found
 
     def running(self) -> set[str]:
         """Return the services whose container runs now."""
@@ -206,46 +171,6 @@ class Stack:
         """Return the named volumes of the project that exist."""
         found = self.client.volumes.list(filters={"label": f"{engine.PROJECT_LABEL}={self.settings.project}"})
         return sorted(v.name for v in found)
-
-    def apply_changes(self) -> fingerprints.Plan:
-        """Apply what changed since the last build/up with the cheapest correct action."""
-        self.preflight()
-        current = self.fingerprint()
-        todo = fingerprints.plan(fingerprints.load(self.settings.root, self.settings.project), current)
-        running = self.running()
-        missing = [s for s in self.compose.services() if s not in running]
-        if missing and todo.nothing:
-            todo.recreate = missing
-            todo.reasons.append(f"not running: {', '.join(missing)} -> start")
-        replaced = self.replaced_mounts()
-        for name, targets in replaced.items():
-            todo.restart = [s for s in todo.restart if s != name]
-            todo.reasons.append(
-                f"{name}: {', '.join(targets)} was deleted or replaced on the host -> recreate (a bind mount keeps the old one)"
-            )
-        if todo.nothing and not replaced:
-            return todo
-        if todo.rebuild:
-            self.build(todo.rebuild)
-        if todo.rebuild or todo.recreate:
-            self.check_ports()
-            self.starter().start(START_TIMEOUT, running)
-        if replaced:
-            self.recreate(sorted(replaced))
-        for name in todo.restart:
-            self.restart_process(name)
-        fingerprints.save(self.settings.root, self.settings.project, current)
-        todo.recreate += sorted(set(replaced) - set(todo.recreate))
-        return todo
-
-    def restart_process(self, service: str) -> None:
-        """Restart a service's process: by its reload signal if it declares one, else the container."""
-        reload_signal = (self.compose.service(service).get("labels") or {}).get(RELOAD_SIGNAL_LABEL)
-        if reload_signal:
-            self.compose.check(self.compose.capture("kill", "--signal", reload_signal, service), f"signalling {service}")
-        else:
-            self.compose.check(self.compose.capture("restart", service), "docker compose restart")
-            self.starter().start(START_TIMEOUT, {service})
 
     def status(self) -> list[str]:
         """Return one line per service, then whether each published port answers from here."""

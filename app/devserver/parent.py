@@ -7,15 +7,13 @@ import os
 import select
 import signal
 import socket
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import SOURCE, log
-from .child import GO, Pipes, serve
+from . import SOURCE, children, log
+from .child import GO
 from .watchers import watchers
 
 DEBOUNCE = 0.01  # seconds of quiet after a change before reloading: one save, one reload
@@ -24,25 +22,10 @@ DEBOUNCE_MAX = 0.5
 # file that vanished to come back before loading code without it.
 MISSING_GRACE = 0.5
 BACKLOG = 1024  # connections that wait while a spare takes over (and under bursts)
-RETIRE_TIMEOUT = 0.2
 SOURCE_REPLACED = (
     "the source directory {source} was deleted or replaced on the host, and this container still sees the old one "
     "(a bind mount keeps the directory it was given): run `invoke reload` or `invoke up`, which recreate the container"
-)  # how long a retiring child may take to stop accepting before it is killed
-
-
-@dataclass
-class Child:
-    """A forked child, from the parent's side of its pipes."""
-
-    pid: int
-    report: int
-    control: int
-    ack: int
-
-    def fds(self) -> tuple[int, int, int]:
-        """The parent's ends of the child's pipes."""
-        return self.report, self.control, self.ack
+)
 
 
 def source_replaced(root: Path = SOURCE) -> bool:
@@ -58,18 +41,6 @@ def vanished(path: str) -> bool:
     return path.endswith(".py") and not os.path.exists(path)
 
 
-def preload(report_fd: int) -> None:
-    """Import in the parent the dependencies the last child used, so later children skip them."""
-    with os.fdopen(report_fd) as report:
-        names = report.read().split()
-    for name in names:
-        if name not in sys.modules and name != "__main__":
-            try:
-                __import__(name)
-            except Exception:  # a module that cannot preload is imported by the child
-                continue
-
-
 class Server:
     """The parent: forks children that serve, and swaps them on every change."""
 
@@ -77,30 +48,14 @@ class Server:
         self.host, self.port, self.no_debugger, self.mode = host, port, no_debugger, mode
         self.listener = socket.create_server((host, port), backlog=BACKLOG)
         self.listener.set_inheritable(True)
-        self.current: Child | None = None
-        self.spare: Child | None = None
+        self.current: children.Child | None = None
+        self.spare: children.Child | None = None
         self.wakeup_fd = -1
         self.down_reason = ""  # why no child serves (it exited by itself), answered as 503
 
-    def fork_child(self) -> Child:
+    def fork_child(self) -> children.Child:
         """Fork a child that waits for GO before importing anything of the user's."""
-        report_r, report_w = os.pipe()
-        control_r, control_w = os.pipe()
-        ack_r, ack_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            inherited = [fd for c in (self.current, self.spare) if c for fd in c.fds()]
-            for fd in (report_r, control_w, ack_r, *inherited):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            signal.set_wakeup_fd(-1)
-            try:
-                serve(self.listener, self.host, self.port, self.no_debugger, Pipes(report_w, control_r, ack_w))
-            finally:
-                os._exit(1)
-        for fd in (report_w, control_r, ack_w):
-            os.close(fd)
-        return Child(pid, report_r, control_w, ack_r)
+        return children.fork(self.listener, self.host, self.port, self.no_debugger, (self.current, self.spare))
 
     def promote(self) -> None:
         """Make the spare (or, if there is none yet, a new child) the serving one."""
@@ -108,30 +63,11 @@ class Server:
         os.write(child.control, GO)
         self.current = child
 
-    def retire(self, child: Child) -> None:
-        """Make a serving child stop accepting; kill it if it cannot say so at once."""
-        with contextlib.suppress(OSError):
-            os.write(child.control, b".")
-        if not select.select([child.ack], [], [], RETIRE_TIMEOUT)[0] or not os.read(child.ack, 1):
-            # Still loading, paused in a debugger, or hung: it cannot serve stale code if it is gone.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, signal.SIGKILL)
-        self.close(child)
-
-    def close(self, child: Child) -> None:
-        """Close the parent's ends of a child's pipes."""
-        for fd in child.fds():
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        child.report = child.control = child.ack = -1
-
     def stop_all(self) -> None:
         """Kill the children and reap them."""
         for child in (self.current, self.spare):
             if child:
-                with contextlib.suppress(ChildProcessError, ProcessLookupError):
-                    os.kill(child.pid, signal.SIGKILL)
-                    os.waitpid(child.pid, 0)
+                children.kill(child)
         self.current = self.spare = None
 
     def reap(self) -> None:
@@ -142,19 +78,19 @@ class Server:
                 if pid == 0:
                     return
                 if self.current and pid == self.current.pid:
-                    self.close(self.current)
+                    children.close(self.current)
                     self.current = None
                     self.down_reason = f"the app process exited ({os.waitstatus_to_exitcode(status)}); save a file to restart it"
                     log(self.down_reason)
                 elif self.spare and pid == self.spare.pid:
-                    self.close(self.spare)
+                    children.close(self.spare)
                     self.spare = None
 
     def swap(self, why: str) -> None:
         """Replace the serving child by the spare, which then imports the code on disk now."""
         started = time.monotonic()
         if self.current:
-            self.retire(self.current)
+            children.retire(self.current)
         had_spare = self.spare is not None
         self.down_reason = ""
         self.promote()
@@ -184,7 +120,7 @@ class Server:
                     changed.append("SIGHUP")
             if self.current and report in ready:
                 # The serving child is up: preload what it imported, then fork the next spare.
-                preload(report)
+                children.preload(report)
                 self.current.report = -1
                 if self.spare is None:
                     self.spare = self.fork_child()
@@ -214,7 +150,7 @@ class Server:
     def stand_down(self, why: str) -> None:
         """Stop serving the app and answer every request with 503 and why, until the next swap."""
         if self.current:
-            self.retire(self.current)
+            children.retire(self.current)
             self.current = None
         if self.down_reason != why:
             log(why)

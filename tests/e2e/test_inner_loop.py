@@ -270,7 +270,7 @@ def test_a_broken_app_makes_up_fail_with_its_logs_and_say_what_is_left_running(d
         project.edit("app/src/blog/__init__.py", "from . import db, views, missing_module", "from . import db, views")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "--- last log lines of app ---" in done.stdout and "missing_module" in done.stdout
-    assert "app is unhealthy; left running: app, db" in done.stderr
+    assert "start failed: app is unhealthy; " in done.stderr and "left running: app, db" in done.stderr
 
 
 def one_line_error(done: Any) -> str:
