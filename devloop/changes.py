@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import fingerprints, healing
+from . import fingerprints
 
 if TYPE_CHECKING:
     from .stack import Stack
@@ -13,40 +13,32 @@ if TYPE_CHECKING:
 RELOAD_SIGNAL_LABEL = "devloop.reload-signal"
 
 
-def plan(stack: Stack) -> tuple[fingerprints.Plan, fingerprints.Fingerprint, dict[str, list[str]]]:
-    """Decide what to do, from content hashes, what runs, and folders replaced on the host."""
+def plan(stack: Stack) -> tuple[fingerprints.Plan, fingerprints.Fingerprint]:
+    """Decide what to do, from content hashes (a folder replaced on the host included) and what runs."""
     current = stack.fingerprint()
     todo = fingerprints.plan(fingerprints.load(stack.settings.root, stack.settings.project), current)
     missing = [s for s in stack.compose.services() if s not in stack.running()]
     if missing and todo.nothing:
         todo.recreate = missing
         todo.reasons.append(f"not running: {', '.join(missing)} -> start")
-    replaced = healing.replaced_mounts(stack)
-    for name, targets in replaced.items():
-        todo.restart = [s for s in todo.restart if s != name]
-        where = ", ".join(targets)
-        todo.reasons.append(f"{name}: {where} was deleted or replaced on the host -> recreate (a bind mount keeps the old one)")
-    return todo, current, replaced
+    return todo, current
 
 
 def apply(stack: Stack) -> fingerprints.Plan:
     """Apply what changed since the last build/up with the cheapest correct action; return what was done."""
     stack.preflight()
     running = stack.running()
-    todo, current, replaced = plan(stack)
-    if todo.nothing and not replaced:
+    todo, current = plan(stack)
+    if todo.nothing:
         return todo
     if todo.rebuild:
         stack.build(todo.rebuild)
     if todo.rebuild or todo.recreate:
         stack.check_ports()
         stack.starter().start(stack.start_timeout, running)
-    if replaced:
-        stack.recreate(sorted(replaced))
     for name in todo.restart:
         restart_process(stack, name)
     fingerprints.save(stack.settings.root, stack.settings.project, current)
-    todo.recreate += sorted(set(replaced) - set(todo.recreate))
     return todo
 
 

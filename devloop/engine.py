@@ -178,21 +178,6 @@ def listening(container: Container) -> set[int]:
     return ports
 
 
-def deleted_mounts(container: Container) -> list[str]:
-    """Return the bind-mounted directories the container still sees although the host deleted them.
-
-    A bind mount pins the directory it was given: `rm -rf app/src && git checkout app/src`
-    leaves the container with the old, deleted one (its link count is 0).
-    """
-    targets = [m["Destination"] for m in container.attrs.get("Mounts", []) if m.get("Type") == "bind"]
-    if not targets:
-        return []
-    script = 'for d in "$@"; do [ -d "$d" ] && [ "$(stat -c %h "$d")" = 0 ] && echo "$d"; done; true'
-    # From /: a working directory that is itself the deleted mount makes the exec fail.
-    code, out = container.exec_run(["sh", "-c", script, "sh", *targets], workdir="/")
-    return out.decode().split() if code == 0 else []
-
-
 def duplicate_networks(client: docker.DockerClient, name: str) -> list[Network]:
     """Return the copies of a network name beyond the one to keep (the one with containers, else the oldest)."""
     same = [n for n in client.networks.list(names=[name], greedy=True) if n.name == name]

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .settings import SOURCE_ID_LABEL
+
 STATE_DIR = ".devloop"
 DOCKERIGNORE = ".dockerignore"
 
@@ -29,6 +31,7 @@ class Fingerprint:
     build: dict[str, str] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
     config: dict[str, str] = field(default_factory=dict)
+    mounted: dict[str, str] = field(default_factory=dict)  # which source folder (device:inode) is mounted
 
 
 @dataclass
@@ -128,7 +131,10 @@ def fingerprint(model: dict[str, Any]) -> Fingerprint:
     """Return the current fingerprint of every service in a resolved compose model."""
     fp = Fingerprint()
     for name, svc in model.get("services", {}).items():
-        fp.config[name] = hash_data({k: v for k, v in svc.items() if k != "build"})
+        labels = dict(svc.get("labels") or {})
+        if SOURCE_ID_LABEL in labels:
+            fp.mounted[name] = labels.pop(SOURCE_ID_LABEL)
+        fp.config[name] = hash_data({**{k: v for k, v in svc.items() if k != "build"}, "labels": labels})
         build = svc.get("build")
         if not build:
             continue
@@ -157,6 +163,11 @@ def plan(recorded: Fingerprint | None, current: Fingerprint) -> Plan:
         if recorded.config.get(name) != current.config[name]:
             result.recreate.append(name)
             result.reasons.append(f"{name}: compose file or environment changed -> recreate")
+        elif recorded.mounted.get(name, current.mounted.get(name)) != current.mounted.get(name):
+            result.recreate.append(name)
+            result.reasons.append(
+                f"{name}: its source folder was deleted and made again on the host -> recreate (a bind mount keeps the old one)"
+            )
     for name in sorted(current.source):
         if name in result.rebuild or name in result.recreate:
             continue

@@ -1,12 +1,13 @@
-"""What `up` and `reload` repair instead of reporting "fine": a network that exists twice, a
-folder the host replaced under a bind mount, a published port that does not answer from here.
+"""What `up` repairs instead of reporting "fine": a network that exists twice, a folder the host
+replaced under a bind mount (the source-id label makes Compose recreate it; this says so), a
+published port that does not answer from here.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import engine, reach
+from . import engine, fingerprints, reach
 from .errors import DevloopError
 
 if TYPE_CHECKING:
@@ -23,13 +24,13 @@ def dedupe_networks(stack: Stack) -> None:
             stack.out(f"network {name} existed {len(spare) + 1} times (two starts at once made it); removed the unused copies")
 
 
-def replaced_mounts(stack: Stack) -> dict[str, list[str]]:
-    """Return, per running service, the bind-mounted directories that were deleted on the host."""
-    found = {}
-    for name, container in engine.containers(stack.client, stack.settings.project).items():
-        if container.status == "running" and (targets := engine.deleted_mounts(container)):
-            found[name] = targets
-    return found
+def replaced_sources(stack: Stack) -> list[str]:
+    """Return the services whose bind-mounted source folder was replaced on the host since the last up."""
+    recorded = fingerprints.load(stack.settings.root, stack.settings.project)
+    if recorded is None:
+        return []
+    current = stack.fingerprint().mounted
+    return [name for name, identity in current.items() if recorded.mounted.get(name, identity) != identity]
 
 
 def repair_ports(stack: Stack, checked: list[reach.Reach], skipped: dict[str, str]) -> tuple[list[reach.Reach], dict[str, str]]:

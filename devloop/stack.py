@@ -121,14 +121,11 @@ class Stack:
             self.out(f"building {name} ({why})")
         if stale:
             self.build(list(stale))
+        for name in healing.replaced_sources(self):
+            self.out(f"{name}: its source folder was deleted and made again on the host; recreating {name}")
         healing.dedupe_networks(self)
         self.starter().start(START_TIMEOUT, self.running())
         fingerprints.save(self.settings.root, self.settings.project, self.fingerprint())
-        replaced = healing.replaced_mounts(self)
-        for service, targets in replaced.items():
-            self.out(f"{service}: {', '.join(targets)} is a directory the host deleted or replaced; recreating {service}")
-        if replaced:
-            self.recreate(sorted(replaced))
         if self.mode.debugger:
             self.wait_for_debugger()
         checked, skipped = healing.repair_ports(self, *reach.check(self.states(), self.settings))

@@ -107,3 +107,16 @@ def test_dockerignore_patterns_match_at_any_depth_and_only_what_they_say() -> No
     assert fingerprints.ignored("views.pyc", patterns)
     assert fingerprints.ignored("build.log", patterns) and not fingerprints.ignored("src/build.log", patterns)
     assert not fingerprints.ignored("src/blog/views.py", patterns)
+
+
+def test_a_source_folder_made_again_on_the_host_recreates_its_service(app_dir: Path) -> None:
+    def with_identity(identity: str) -> dict[str, Any]:
+        m = model(app_dir)
+        m["services"]["app"]["labels"] = {"devloop.source-id": identity}
+        return m
+
+    before = fingerprints.fingerprint(with_identity("2049:1001"))
+    todo = fingerprints.plan(before, fingerprints.fingerprint(with_identity("2049:2002")))
+    assert (todo.recreate, todo.restart, todo.rebuild) == (["app"], [], [])
+    assert "source folder was deleted and made again on the host" in todo.reasons[0]
+    assert fingerprints.plan(before, fingerprints.fingerprint(with_identity("2049:1001"))).nothing

@@ -1,5 +1,6 @@
 """Settings: every source in its place, the environment last, bad values refused in one line."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,12 @@ def test_root_user_gets_an_unprivileged_uid(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_compose_dir_name_is_normalised_like_compose(tmp_path: Path) -> None:
     assert settings.project_name(tmp_path / "My.Project_1") == "myproject_1"
+
+
+def test_the_source_identity_follows_the_folder_not_its_name(project: Path) -> None:
+    (project / "app" / "src").mkdir(parents=True)
+    first = settings.load(project, environ={}).compose_env()["DEVLOOP_SOURCE_ID"]
+    assert settings.load(project, environ={}).compose_env()["DEVLOOP_SOURCE_ID"] == first
+    shutil.rmtree(project / "app" / "src")
+    (project / "app" / "src").mkdir()  # the same inode number, often
+    assert first and settings.load(project, environ={}).compose_env()["DEVLOOP_SOURCE_ID"] != first
