@@ -39,8 +39,8 @@ def repair_ports(stack: Stack, checked: list[reach.Reach], skipped: dict[str, st
     if not broken:
         return checked, skipped
     for r in broken:
-        what = "debugpy" if r.kind == "debugger" else r.service
-        stack.out(f"{r.service}: {r.address} does not answer from this machine ({what}: {r.problem}); recreating it (data is kept)")
+        what = "debugpy: " if r.kind == "debugger" else ""
+        stack.out(f"{r.service}: {r.address} does not answer from this machine ({what}{r.problem}); recreating it (data is kept)")
     stack.recreate(sorted({r.service for r in broken}))
     if stack.mode.debugger:
         stack.wait_for_debugger()

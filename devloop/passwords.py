@@ -10,7 +10,7 @@ from .errors import DevloopError
 SECRETS_DIR = "db/secrets"
 FILES = ("password.txt", "root-password.txt")
 MISMATCH = "the password files do not match the database volume"
-REKEY_HINT = "`invoke rekey` sets the database's passwords to the files (no data is lost)"
+REKEY_HINT = "run `invoke rekey` (it sets the database's passwords to the files; no row is lost)"
 
 
 def missing(root: Path) -> list[str]:
@@ -40,7 +40,7 @@ def ensure(root: Path, data_volume: str | None = None) -> list[Path]:
     if gone and data_volume:
         raise DevloopError(
             f"{SECRETS_DIR}/ lacks {', '.join(gone)} but the database volume {data_volume} exists, and its users keep "
-            f"their old passwords: restore {SECRETS_DIR}/ from a backup, or run {REKEY_HINT}"
+            f"their old passwords: restore {SECRETS_DIR}/ from a backup, or {REKEY_HINT}"
         )
     return generate(root)
 

@@ -92,7 +92,7 @@ class Starter:
             self.out("---")
             what = f"{failing} is {states[failing].shown}"
             if "Access denied" in explained:
-                what += f" ({passwords.MISMATCH}: {passwords.REKEY_HINT})"
+                what += f"; {passwords.MISMATCH}: {passwords.REKEY_HINT}"
             said = error_line(output)
             if said and said != "no output":
                 what += f"; Compose said: {said}"
