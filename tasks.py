@@ -165,7 +165,7 @@ def reload(c: Context) -> None:
 @one_line_errors
 def rekey_(c: Context) -> None:
     """Set the database's passwords to db/secrets/ (lost or changed files); keeps every row."""
-    stack = Stack(_settings(c))
+    stack = running_stack(_settings(c))
     with _one_at_a_time(stack, "rekey"):
         rekey.rekey(stack)
 

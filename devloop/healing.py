@@ -48,5 +48,8 @@ def repair_ports(stack: Stack, checked: list[reach.Reach], skipped: dict[str, st
     still = next((r for r in checked if r.problem), None)
     if still:
         where = f"{still.service}: {still.address}"
-        raise DevloopError(f"{where} still does not answer from this machine after recreating it: {still.problem}")
+        raise DevloopError(
+            f"{where} still does not answer from this machine after recreating it: {still.problem} "
+            f"(`invoke logs --service {still.service}` says why)"
+        )
     return checked, skipped

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import parent, watchers
+from devserver import gate, parent, watchers
 
 from tests.support.harness import ROOT
 from tests.support.http import get as http_get
@@ -210,3 +210,17 @@ def test_a_replaced_source_directory_is_said_plainly(tmp_path: Path) -> None:
         assert parent.source_replaced(Path(f"/proc/self/fd/{held}"))
     finally:
         os.close(held)
+
+
+ROUTE = """\
+Iface	Destination	Gateway 	Flags	RefCnt	Use	Metric	Mask		MTU	Window	IRTT
+eth0	00000000	0100A8C0	0003	0	0	0	00000000	0	0	0
+eth0	0000A8C0	00000000	0001	0	0	0	00F0FFFF	0	0	0
+"""
+
+
+def test_the_debugger_gate_lets_in_loopback_and_the_gateway_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert gate.gateways(ROUTE) == {"192.168.0.1"}
+    assert gate.allowed_peers({"DEBUGPY_ALLOW": "any"}) is None
+    monkeypatch.setattr(gate, "Path", lambda _: type("P", (), {"read_text": lambda self: ROUTE})())
+    assert gate.allowed_peers({}) == {"127.0.0.1", "192.168.0.1"}
