@@ -19,8 +19,8 @@ from .commands import Cli, error_line
 from .errors import DevloopError
 from .waiting import wait_until
 
-BASE_IMAGE = "standin/debian:bookworm"
-BASE_SUITE = "bookworm"
+# Debian bases the stand-ins build on, by suite: bookworm for most, sid for Oracle's MySQL.
+BASES = {"bookworm": "standin/debian:bookworm", "sid": "standin/debian:sid"}
 COMPOSE_SUITE = "trixie"  # Debian 13 packages Compose v2 (2.26); Debian 12 has none.
 PLUGIN_DIR = Path("/usr/libexec/docker/cli-plugins")
 # dockerd, containerd and iptables live in the sbin folders, which a user's PATH may lack.
@@ -194,11 +194,15 @@ class Actions:
         """Try to pull an image from its registry."""
         return self.cli.capture(["docker", "pull", "--quiet", name], timeout=600).ok
 
-    def build_base(self, mirror: str) -> None:
-        """Make the Debian base image with mmdebstrap, from the host's own mirror."""
-        script = 'mmdebstrap --quiet --variant=minbase --include=ca-certificates "$1" - "$2" | docker import - "$3"'
-        self.run(["sh", "-c", script, "sh", BASE_SUITE, mirror, BASE_IMAGE], f"building {BASE_IMAGE} with mmdebstrap")
+    def build_base(self, mirror: str, suite: str) -> None:
+        """Make a Debian base image with mmdebstrap, from the host's own mirror."""
+        # sid's archive can lag the clock by weeks: its Release file must not count as expired.
+        script = (
+            'mmdebstrap --quiet --variant=minbase --include=ca-certificates --aptopt="Acquire::Check-Valid-Until \\"false\\"" '
+            '"$1" - "$2" | docker import - "$3"'
+        )
+        self.run(["sh", "-c", script, "sh", suite, mirror, BASES[suite]], f"building {BASES[suite]} with mmdebstrap")
 
-    def build_image(self, image: str, context: Path) -> None:
-        """Build a stand-in image from its Dockerfile on the Debian base."""
-        self.run(["docker", "build", "--quiet", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", image, str(context)], f"building {image}")
+    def build_image(self, image: str, context: Path, base: str) -> None:
+        """Build a stand-in image from its Dockerfile on a Debian base."""
+        self.run(["docker", "build", "--quiet", "--build-arg", f"BASE_IMAGE={base}", "-t", image, str(context)], f"building {image}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from . import envfile, passwords
 from .checks import check_ca, check_compose, check_image, debian_family, why_not_managed
 from .errors import DevloopError
-from .host import BASE_IMAGE, COMPOSE_SUITE, Actions
+from .host import BASES, COMPOSE_SUITE, Actions
 from .settings import ENV_FILE, Settings, official_images
 
 Printer = Callable[[str], None]
@@ -30,11 +30,12 @@ class Standin:
 
     image: str
     context: str
+    suite: str = "bookworm"  # the Debian base it builds on
 
 
 STANDINS = {
     "PYTHON_IMAGE": Standin("standin/python:3.11-bookworm", "images/python"),
-    "MYSQL_IMAGE": Standin("standin/mysql-mariadb:10.11-bookworm", "images/mysql"),
+    "MYSQL_IMAGE": Standin("standin/mysql:9.7-sid", "images/mysql", suite="sid"),  # Oracle's MySQL, as sid packages it
     "NGINX_IMAGE": Standin("standin/nginx:1.22-bookworm", "images/nginx"),
 }
 
@@ -101,26 +102,27 @@ def ensure_image(act: Actions, settings: Settings, var: str, name: str, out: Pri
             raise DevloopError(f"{var}={name} is neither local nor pullable: fix {var} in .env, or unset it to use a stand-in")
         out(f"fixing   {var}: no registry answers; using a stand-in built from Debian packages")
     if not probes.image_local(standin.image):
-        ensure_base(act, out)
+        ensure_base(act, standin.suite, out)
         out(f"fixing   {var}: building {standin.image}")
-        act.build_image(standin.image, settings.path(standin.context))
+        act.build_image(standin.image, settings.path(standin.context), BASES[standin.suite])
     out(f"ok       {var}: {standin.image} (stand-in built from Debian packages)")
     return standin.image
 
 
-def ensure_base(act: Actions, out: Printer) -> None:
-    """Make the Debian base image the stand-ins build on."""
+def ensure_base(act: Actions, suite: str, out: Printer) -> None:
+    """Make the Debian base image of a suite, which stand-ins build on."""
     probes = act.probes
-    if probes.image_local(BASE_IMAGE):
+    image = BASES[suite]
+    if probes.image_local(image):
         return
     mirror = probes.apt_mirror()
     if not mirror or not probes.is_root():
-        raise DevloopError(f"building {BASE_IMAGE} needs root and a Debian host (mmdebstrap): pull the official images instead")
+        raise DevloopError(f"building {image} needs root and a Debian host (mmdebstrap): pull the official images instead")
     if not probes.has_command("mmdebstrap"):
         out("fixing   base image: installing mmdebstrap")
         act.apt_install("mmdebstrap")
-    out(f"fixing   base image: making {BASE_IMAGE} with mmdebstrap from {mirror}")
-    act.build_base(mirror)
+    out(f"fixing   base image: making {image} with mmdebstrap from {mirror}")
+    act.build_base(mirror, suite)
 
 
 def default_ca_bundle(act: Actions, environ: Mapping[str, str]) -> str:

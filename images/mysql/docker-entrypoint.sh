@@ -1,5 +1,5 @@
 #!/bin/bash
-# Entrypoint of the MariaDB stand-in: the official mysql image's contract, kept small.
+# Entrypoint of the MySQL stand-in: the official mysql image's contract, kept small.
 set -euo pipefail
 
 log() { echo "[entrypoint] $*" >&2; }
@@ -30,23 +30,21 @@ init_database() {
 		exit 1
 	fi
 	log "initializing database files"
-	mariadb-install-db --user=mysql --datadir=/var/lib/mysql --auth-root-authentication-method=normal \
-		--skip-test-db --skip-name-resolve >/dev/null
+	mysqld --initialize-insecure --user=mysql --datadir=/var/lib/mysql >/dev/null 2>&1 \
+		|| { mysqld --initialize-insecure --user=mysql --datadir=/var/lib/mysql; exit 1; }
 	# A temporary server without networking, so nothing can connect before init is done.
-	mariadbd --user=mysql --skip-networking --socket=/run/mysqld/init.sock &
+	mysqld --user=mysql --skip-networking --socket=/run/mysqld/init.sock --mysqlx=OFF &
 	local pid=$!
-	local client=(mariadb --protocol=socket --socket=/run/mysqld/init.sock -uroot)
-	for _ in $(seq 60); do "${client[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.5; done
+	local client=(mysql --protocol=socket --socket=/run/mysqld/init.sock -uroot)
+	for _ in $(seq 120); do "${client[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.25; done
 	local root_pw; root_pw=$(sql_escape "$MYSQL_ROOT_PASSWORD")
 	"${client[@]}" <<-SQL
-		DELETE FROM mysql.global_priv WHERE User='' OR (User='root' AND Host NOT IN ('localhost'));
-		DELETE FROM mysql.proxies_priv WHERE Host NOT IN ('localhost');
 		CREATE USER 'root'@'%' IDENTIFIED BY '${root_pw}';
 		GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;
 		ALTER USER 'root'@'localhost' IDENTIFIED BY '${root_pw}';
 		FLUSH PRIVILEGES;
 	SQL
-	client+=(-p"$MYSQL_ROOT_PASSWORD")
+	export MYSQL_PWD="$MYSQL_ROOT_PASSWORD"
 	if [ -n "$MYSQL_DATABASE" ]; then
 		"${client[@]}" -e "CREATE DATABASE IF NOT EXISTS \`$MYSQL_DATABASE\`"
 	fi
@@ -67,14 +65,15 @@ init_database() {
 		esac
 	done
 	kill "$pid"; wait "$pid" || true
-	unset MYSQL_ROOT_PASSWORD MYSQL_PASSWORD
+	unset MYSQL_ROOT_PASSWORD MYSQL_PASSWORD MYSQL_PWD
 	log "init done; starting the server"
 }
 
-if [ "${1:-}" = mysqld ] || [ "${1:-}" = mariadbd ]; then
+if [ "${1:0:1}" = - ]; then set -- mysqld "$@"; fi
+if [ "${1:-}" = mysqld ]; then
 	shift
 	if [ "$(id -u)" = 0 ]; then chown -R mysql:mysql /var/lib/mysql /run/mysqld; fi
 	if [ ! -d /var/lib/mysql/mysql ]; then init_database; fi
-	exec mariadbd --user=mysql "$@"
+	exec mysqld --user=mysql "$@"
 fi
 exec "$@"

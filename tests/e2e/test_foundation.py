@@ -13,6 +13,7 @@ import pytest
 from devloop import compose, envfile, settings
 from tests.support.dotenv_cases import TRICKY
 from tests.support.harness import Project
+from tests.support.waiting import wait_until
 
 PIP_THROUGH_CA = """\
 ARG PYTHON_IMAGE
@@ -91,3 +92,35 @@ def test_dotenv_lines_are_read_as_docker_compose_config_reads_them(tmp_path: Pat
         )
         assert json.loads(done.stdout)["services"]["s"]["environment"]["A"] == value, line
         assert envfile.read(folder / ".env")["A"] == value, line
+
+
+def test_the_database_is_mysql_and_the_apps_first_login_after_a_fresh_start_works(project: Project) -> None:
+    """caching_sha2_password over TLS, with nothing (no health check) logging in before the app."""
+    resolved = project.resolved_settings()
+    network = project.client.networks.create(f"{project.name}-fresh", driver="bridge")
+    env = {"MYSQL_ROOT_PASSWORD": "root-pw", "MYSQL_DATABASE": "blog", "MYSQL_USER": "blog", "MYSQL_PASSWORD": "app-pw"}
+    db = project.client.containers.run(resolved.mysql_image, detach=True, environment=env, network=network.name, name=f"{project.name}-db")
+    try:
+        wait_until(lambda: "ready for connections" in db.logs().decode() and "port: 3306" in db.logs().decode(), 60, 0.2, "mysqld ready")
+        first_login = (
+            "from blog import create_app; from blog import db; app = create_app(); ctx = app.app_context(); ctx.push(); "
+            "conn = db.get_db(); cur = conn.cursor(); cur.execute('SELECT VERSION()'); print(cur.fetchall()[0][0]); "
+            "cur.execute(\"SHOW SESSION STATUS LIKE 'Ssl_version'\"); print(cur.fetchall()[0][1])"
+        )
+        app_image = f"{project.name}-app:dev"
+        if not project.client.images.list(name=app_image):
+            project.invoke("build")
+        out = project.client.containers.run(
+            app_image,
+            ["python", "-c", first_login],
+            environment={"MYSQL_HOST": f"{project.name}-db", "MYSQL_PASSWORD": "app-pw"},
+            volumes={str(project.root / "app/src"): {"bind": "/code", "mode": "ro"}},
+            network=network.name,
+            remove=True,
+        ).decode()
+    finally:
+        db.remove(force=True, v=True)
+        network.remove()
+    version, tls = out.split()[:2]
+    assert "mariadb" not in version.lower() and version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 8, out
+    assert tls.startswith("TLS"), out

@@ -104,11 +104,12 @@ class FakeActions(host.Actions):
         self.m.actions.append("install compose")
         self.m.compose = (2, 26, 1)
 
-    def build_base(self, mirror: str) -> None:
-        self.m.actions.append(f"build {host.BASE_IMAGE}")
-        self.m.local.add(host.BASE_IMAGE)
+    def build_base(self, mirror: str, suite: str) -> None:
+        self.m.actions.append(f"build {host.BASES[suite]}")
+        self.m.local.add(host.BASES[suite])
 
-    def build_image(self, image: str, context: Path) -> None:
+    def build_image(self, image: str, context: Path, base: str) -> None:
+        assert base in self.m.local, f"{image} built before its base {base}"
         self.m.actions.append(f"build {image}")
         self.m.local.add(image)
 
@@ -187,11 +188,10 @@ def test_without_a_registry_stand_ins_are_built_and_recorded(project: Path) -> N
     changed, _ = run(project, machine)
     built = [a for a in machine.actions if a.startswith("build")]
     assert "apt mmdebstrap" in machine.actions
-    assert built[0] == f"build {host.BASE_IMAGE}"
-    assert set(built[1:]) == {f"build {image}" for image in STANDINS}
+    assert set(built) == {*(f"build {base}" for base in host.BASES.values()), *(f"build {image}" for image in STANDINS)}
     recorded = envfile.read(project / ".env")
     assert recorded["PYTHON_IMAGE"] == "standin/python:3.11-bookworm"
-    assert recorded["MYSQL_IMAGE"] == "standin/mysql-mariadb:10.11-bookworm"
+    assert recorded["MYSQL_IMAGE"] == "standin/mysql:9.7-sid"
     assert any(".env" in c for c in changed)
     machine.actions.clear()
     assert run(project, machine)[0] == []
@@ -228,7 +228,7 @@ def test_an_installed_mmdebstrap_is_used_as_it_is(project: Path) -> None:
     machine = FakeHost(commands={"mmdebstrap"})
     run(project, machine)
     assert not any(a.startswith("apt") for a in machine.actions)
-    assert f"build {host.BASE_IMAGE}" in machine.actions
+    assert f"build {host.BASES['bookworm']}" in machine.actions
 
 
 def test_a_denied_docker_socket_says_so_in_setup_and_doctor(project: Path) -> None:
