@@ -1,10 +1,12 @@
-"""`invoke reload`: apply what changed since the last build/up, the cheapest correct way."""
+"""What changed since the last build/up: `invoke reload` applies it the cheapest correct way,
+and `invoke up` starts nothing when nothing did.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import fingerprints
+from . import engine, fingerprints
 
 if TYPE_CHECKING:
     from .stack import Stack
@@ -22,6 +24,18 @@ def plan(stack: Stack) -> tuple[fingerprints.Plan, fingerprints.Fingerprint]:
         todo.recreate = missing
         todo.reasons.append(f"not running: {', '.join(missing)} -> start")
     return todo, current
+
+
+def nothing_to_start(stack: Stack) -> bool:
+    """Whether every service runs healthy, on its current image, with the config of the last up."""
+    states, services = stack.states(), stack.compose.services()
+    if set(states) != set(services) or not all(states[name].ready for name in services):
+        return False
+    for name in stack.compose.built_services():
+        if states[name].image_id != engine.image_id(stack.client, stack.compose.image_of(name)):
+            return False
+    todo = fingerprints.plan(fingerprints.load(stack.settings.root, stack.settings.project), stack.fingerprint())
+    return not (todo.rebuild or todo.recreate)
 
 
 def apply(stack: Stack) -> fingerprints.Plan:

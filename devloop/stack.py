@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import debugger, engine, fingerprints, healing, modes, passwords, reach, report
+from . import changes, debugger, engine, fingerprints, healing, modes, passwords, reach, report
 from .commands import Cli
 from .compose import Compose, require_version
 from .errors import DevloopError
@@ -124,7 +124,7 @@ class Stack:
         for name in healing.replaced_sources(self):
             self.out(f"{name}: its source folder was deleted and made again on the host; recreating {name}")
         healing.dedupe_networks(self)
-        if not stale and self.up_to_date():
+        if not stale and changes.nothing_to_start(self):
             self.out("every service is up to date and healthy; nothing to start")
         else:
             self.starter().start(START_TIMEOUT, self.running())
@@ -136,17 +136,6 @@ class Stack:
         for line in report.where(checked, skipped):
             self.out(f"  {line}")
         return self.states()
-
-    def up_to_date(self) -> bool:
-        """Whether every service runs healthy, on its current image, with the config of the last up."""
-        states, services = self.states(), self.compose.services()
-        if set(states) != set(services) or not all(states[name].ready for name in services):
-            return False
-        for name in self.compose.built_services():
-            if states[name].image_id != engine.image_id(self.client, self.compose.image_of(name)):
-                return False
-        todo = fingerprints.plan(fingerprints.load(self.settings.root, self.settings.project), self.fingerprint())
-        return not (todo.rebuild or todo.recreate)
 
     def recreate(self, services: Sequence[str]) -> None:
         """Replace the services' containers with new ones (volumes and other services stay)."""
