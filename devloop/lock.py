@@ -49,6 +49,9 @@ def exclusive(root: Path, project: str, task: str, out: Callable[[str], None] = 
                 raise DevloopError(f"{holder} still holds {path} after {wait:.0f}s: let it finish, or stop it")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"`invoke {task}` (pid {os.getpid()})".encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # so the next waiter never names a task that has ended
     finally:
         os.close(fd)  # releases the lock
