@@ -154,10 +154,7 @@ def setup(settings: Settings, act: Actions, out: Printer = print, environ: Mappi
         changed.append(f"{ENV_FILE} ({', '.join(sorted(record))})")
         out(f"fixing   recorded {', '.join(f'{k}={v}' for k, v in sorted(record.items()))} in {ENV_FILE}")
     volume = act.probes.data_volume(settings.project) if passwords.missing(settings.root) else None
-    if volume:
-        out(f"problem  db-passwords: missing while the database volume {volume} exists -> {passwords.REKEY_HINT}")
-        return changed
-    created = passwords.generate(settings.root)
+    created = passwords.ensure(settings.root, volume)  # fails, saying what to do, over an existing volume
     if created:
         changed.append("db passwords")
         out(f"fixing   db-passwords: generated {', '.join(p.name for p in created)} in {passwords.SECRETS_DIR}/")

@@ -244,9 +244,9 @@ def test_a_denied_docker_socket_says_so_in_setup_and_doctor(project: Path) -> No
 
 def test_lost_password_files_over_an_existing_volume_are_not_regenerated(project: Path) -> None:
     machine = FakeHost(local=OFFICIAL, volume="myproj_db-data")
-    changed, lines = run(project, machine)
-    assert "db passwords" not in changed and not (project / "db/secrets/password.txt").exists()
-    assert any("invoke rekey" in line for line in lines)
+    with pytest.raises(DevloopError, match=r"database volume myproj_db-data exists.*invoke rekey"):
+        run(project, machine)
+    assert not (project / "db/secrets/password.txt").exists()
     by_name = {c.name: c for c in checks.doctor(settings.load(project, environ={}), machine.probes)}
     assert not by_name["db-passwords"].ok and by_name["db-passwords"].blocking
     assert "invoke rekey" in by_name["db-passwords"].line()
