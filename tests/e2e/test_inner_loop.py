@@ -44,6 +44,10 @@ def test_up_starts_a_healthy_stack_that_keeps_every_http_contract(down: Project)
     done = project.invoke("up")
     assert f"http://127.0.0.1:{project.ports['APP_PORT']}" in done.stdout
     assert all(state.ready for state in project.states().values())
+    before = identity(project)
+    again = project.invoke("up")
+    assert "nothing to start" in again.stdout and f"http://127.0.0.1:{project.ports['APP_PORT']}" in again.stdout
+    assert identity(project) == before
     assert project.get("/") == (200, {"response": "Hello from Docker!"})
     status, body = project.get("/blogs")
     assert status == 200 and "Blog post #1" in body["response"]
