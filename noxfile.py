@@ -30,9 +30,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def e2e(session: nox.Session) -> None:
-    """End-to-end: hot reload, debugger attach, data, exposure, failure paths, on a real engine."""
+    """End-to-end: hot reload, debugger, data, exposure, failure paths, the page in a browser; on the host's
+    engine and on a current one (Docker 28, in a container) side by side. E2E_ENGINES=host (or current) runs one.
+    """
     session.install(*DEV)
-    session.run("pytest", "tests/e2e", "-v", "-p", "no:cacheprovider", *session.posargs)
+    session.run("python", "-m", "tests.support.engines", "pytest", "tests/e2e", "-v", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(default=False)

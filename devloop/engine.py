@@ -31,6 +31,11 @@ def endpoint(cli: Cli | None = None) -> str:
     return (found.stdout.strip() if found.ok else "") or DEFAULT_HOST
 
 
+def publishes_here(where: str) -> bool:
+    """Whether an engine at that address publishes ports on this machine (over a local socket, yes; tcp:// or ssh://, on its host)."""
+    return where.startswith(("unix://", "npipe://"))
+
+
 def connect(timeout: float = 10) -> docker.DockerClient:
     """Return an SDK client for the engine, or fail in one line saying how to get one."""
     import docker  # Imported here: it costs ~0.2 s, and `invoke --list` should not pay it.
@@ -49,6 +54,12 @@ def connect(timeout: float = 10) -> docker.DockerClient:
             "(`invoke setup` does it on Debian) or point DOCKER_HOST / `docker context use` at a running engine"
         ) from None
     return client
+
+
+def api_version(client: docker.DockerClient) -> tuple[int, int]:
+    """Return the newest Engine API version the engine speaks, as (1, 51)."""
+    major, minor = client.version()["ApiVersion"].split(".")[:2]
+    return int(major), int(minor)
 
 
 DENIED = "permission denied on the Docker socket"

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from .errors import DevloopError
 
 LABEL = "devloop.mode"  # set on each container from DEVLOOP_MODE (docker-compose.yml)
+# Overlays for what newer engines allow, by the Engine API version that brought it. Compose
+# refuses healthcheck `start_interval` before API 1.44 (Engine 25), so it cannot be in the base file.
+ENGINE_OVERLAYS = (((1, 44), "compose/start-interval.yml"),)
 
 
 @dataclass(frozen=True)
@@ -19,9 +22,9 @@ class Mode:
     debugger: bool = False
     waits_for_debugger: bool = False
 
-    def files(self, base: tuple[str, ...]) -> tuple[str, ...]:
-        """Return the compose files of this mode: the project's, then the overlays."""
-        return (*base, *self.overlays)
+    def files(self, base: tuple[str, ...], api: tuple[int, int] = (1, 0)) -> tuple[str, ...]:
+        """Return the compose files of this mode: the project's, the engine's (by API version), then the mode's."""
+        return (*base, *engine_overlays(api), *self.overlays)
 
     def env(self) -> dict[str, str]:
         """Return the variables the compose files read to label containers with this mode."""
@@ -32,6 +35,11 @@ NORMAL = Mode("normal")
 DEBUG = Mode("debug", ("compose/debug.yml",), ("APP_PORT", "WEB_PORT", "DEBUG_PORT"), debugger=True)
 DEBUG_WAIT = Mode("debug-wait", (*DEBUG.overlays, "compose/debug-wait.yml"), DEBUG.published, debugger=True, waits_for_debugger=True)
 ALL = {mode.name: mode for mode in (NORMAL, DEBUG, DEBUG_WAIT)}
+
+
+def engine_overlays(api: tuple[int, int]) -> tuple[str, ...]:
+    """Return the overlays an engine speaking this API version allows."""
+    return tuple(overlay for since, overlay in ENGINE_OVERLAYS if api >= since)
 
 
 def named(name: str) -> Mode:

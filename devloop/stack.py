@@ -32,9 +32,17 @@ class Stack:
     start_timeout = START_TIMEOUT
 
     def __init__(self, settings: Settings, mode: modes.Mode = modes.NORMAL, cli: Cli | None = None, out: Printer = print) -> None:
-        self.settings, self.mode, self.out = settings, mode, out
-        self.compose = Compose(settings, mode.files(settings.compose_files), cli, mode.env())
+        self.settings, self.mode, self.out, self.cli = settings, mode, out, cli
         self._client: docker.DockerClient | None = None
+        self._compose: Compose | None = None
+
+    @property
+    def compose(self) -> Compose:
+        """Compose with this mode's files and those the engine allows (it connects on first use)."""
+        if self._compose is None:
+            files = self.mode.files(self.settings.compose_files, engine.api_version(self.client))
+            self._compose = Compose(self.settings, files, self.cli, self.mode.env())
+        return self._compose
 
     @property
     def client(self) -> docker.DockerClient:
@@ -72,6 +80,8 @@ class Stack:
 
     def check_ports(self) -> None:
         """Fail, naming the port and its setting, when a port is taken by something else."""
+        if not engine.publishes_here(engine.endpoint(self.cli)):
+            return  # it publishes on its own host: the engine says when a port is taken there
         ours = {b.host_port for s in self.states().values() if s.status == "running" for b in s.bindings}
         for var in self.mode.published:
             port = self.settings.ports[var]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -48,7 +49,11 @@ class Starter:
         last_time = 0.0
         since: dict[str, float] = {}
         while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.5)
+            try:
+                proc.wait(timeout=0.5)  # returns the moment Compose does: a sleep would add up to 0.5 s to `up`
+                break
+            except subprocess.TimeoutExpired:
+                pass
             states = self.states()
             waiting = next((s for s in order if s not in states or not states[s].ready), None)
             if waiting is None:
@@ -72,6 +77,14 @@ class Starter:
             self.out(f"waiting for {', '.join(ill)}: unhealthy; giving it {grace:.0f}s to recover")
         return wait_until(lambda: not sick(), grace, interval=1) is not None
 
+    def taken_port(self, output: str) -> str:
+        """Say which port the engine could not publish, and its setting, in Compose's own words."""
+        said = error_line(output)
+        for var, port in self.compose.settings.ports.items():
+            if re.search(rf"[:\s]{port}\b", said):
+                return f"port {port} is already taken where the engine publishes ({var}): set {var} to a free port; Compose said: {said}"
+        return f"a port is already taken: {said}"
+
     def diagnose(self, output: str, running_before: set[str], timed_out: bool) -> None:
         """Show the failing service's last log lines, then fail saying what is left running."""
         states = self.states()
@@ -80,7 +93,7 @@ class Starter:
             new = [s for s, st in states.items() if st.status == "running" and s not in running_before]
             if new:
                 self.compose.capture("stop", *new)
-            raise DevloopError(f"a port is already taken: {error_line(output)}; stopped {', '.join(new) or 'nothing'}")
+            raise DevloopError(f"{self.taken_port(output)}; stopped {', '.join(new) or 'nothing'}")
         order = [s for s in self.compose.services() if s in states]
         # A service that ran and failed explains more than one never started because of it.
         broken = [s for s in order if states[s].health == "unhealthy" or states[s].status in ("exited", "dead", "restarting")]

@@ -3,8 +3,10 @@
 One run, one machine, one copy of the project (its own compose project and free ports):
 edit-to-served for our dev server, Werkzeug's stock reloader, `docker compose watch`
 (sync+restart) and the restart floor, with and without a debugger attached; a warm
-`invoke up` against `docker compose up --wait`; `invoke reload` against
-`docker compose restart app`; idle CPU. Writes docs/benchmarks.{md,json,png}.
+`invoke reload` against `docker compose restart app`; idle CPU. Then, on the host's engine and
+on a current one in turn (tests/bench/on_engine.py): a warm `invoke up` against
+`docker compose up --wait`, and `up` and `reload` with nothing changed. Writes
+docs/benchmarks.{md,json,png}.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from devloop.stack import Stack
 from tests.support.harness import ROOT, Project, copy_project
 from tests.support.waiting import wait_until
 
-from . import measure, report
+from . import measure, on_engine, report
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 UP_RUNS = int(os.environ.get("BENCH_UP_RUNS", "5"))
@@ -65,15 +67,10 @@ services:
 """
 
 
-def served(project: Project) -> bool:
-    """Whether the app answers GET / with the original text."""
-    return measure.response_of(project.ports["APP_PORT"]) == measure.ORIGINAL
-
-
 def switch(project: Project, files: list[str]) -> None:
     """Recreate the app with other compose files; wait until it serves."""
     project.compose("up", "--detach", "--wait", "--no-deps", "app", files=files)
-    wait_until(lambda: served(project), timeout=60, what="app serving")
+    wait_until(lambda: measure.served(project), timeout=60, what="app serving")
 
 
 def wait_debugger(project: Project) -> None:
@@ -107,18 +104,6 @@ def watch_run(project: Project, results: dict[str, list[float]]) -> None:
     finally:
         watcher.terminate()
         watcher.wait(10)
-
-
-def up_runs(project: Project) -> dict[str, list[float]]:
-    """Warm start (images built, volume present): `invoke up` vs `docker compose up --wait`, alternating."""
-    ours: list[float] = []
-    plain: list[float] = []
-    for _ in range(UP_RUNS):
-        project.invoke("down")
-        ours.append(measure.timed(lambda: project.invoke("up"), lambda: served(project)))
-        project.invoke("down")
-        plain.append(measure.timed(lambda: project.compose("up", "--detach", "--wait"), lambda: served(project)))
-    return {"ours": ours, "compose": plain}
 
 
 def reload_runs(project: Project) -> dict[str, list[float]]:
@@ -161,8 +146,6 @@ def main() -> int:
         cpu["ours"] = measure.idle_cpu_percent(project)
         print("bench: invoke reload vs docker compose restart", flush=True)
         other["reload_source"] = reload_runs(project)
-        print("bench: warm up", flush=True)
-        other["up_warm"] = up_runs(project)
         print("bench: edit-to-served, stock reloader", flush=True)
         switch(project, [measure.write(project, "stock.yml", STOCK)])
         latency["stock"] = measure.edit_to_served(project, RUNS)
@@ -180,7 +163,9 @@ def main() -> int:
         project.teardown()
         subprocess.run(["docker", "image", "rm", "-f", f"{project.name}-app-watch:dev"], capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
-    table = report.write(ROOT / "docs", latency, other, cpu, report.machine(project), time.perf_counter() - started)
+    on_engines = on_engine.measure_each()
+    other["up_warm"] = on_engines["host"]["up_warm"]
+    table = report.write(ROOT / "docs", latency, other, cpu, on_engines, report.machine(project), time.perf_counter() - started)
     print(table)
     return 0
 

@@ -31,6 +31,23 @@ def response_of(port: int) -> str | None:
     return body.get("response") if isinstance(body, dict) else None
 
 
+def served(project: Project) -> bool:
+    """Whether the app answers GET / with the original text."""
+    return response_of(project.ports["APP_PORT"]) == ORIGINAL
+
+
+def up_runs(project: Project, runs: int) -> dict[str, list[float]]:
+    """Warm start (images built, volume present): `invoke up` vs `docker compose up --wait`, alternating."""
+    ours: list[float] = []
+    plain: list[float] = []
+    for _ in range(runs):
+        project.invoke("down")
+        ours.append(timed(lambda: project.invoke("up"), lambda: served(project)))
+        project.invoke("down")
+        plain.append(timed(lambda: project.compose("up", "--detach", "--wait"), lambda: served(project)))
+    return {"ours": ours, "compose": plain}
+
+
 def edit_to_served(project: Project, runs: int, timeout: float = 30) -> list[float]:
     """Save a new return value, then time until GET / answers with it (content checked)."""
     path = project.root / VIEWS

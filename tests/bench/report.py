@@ -12,6 +12,8 @@ from typing import Any
 from devloop import compose
 from tests.support.harness import Project
 
+from . import on_engine
+
 LATENCY_ROWS = [
     ("ours", "(a) ours: fork-per-save dev server"),
     ("stock", "(b) stock: `flask run --debug` (Werkzeug reloader)"),
@@ -51,7 +53,24 @@ def _row(label: str, samples: list[float], base: dict[str, float], unit: float =
     return f"| {label} | {med * unit:.3f}{suffix} | {low * unit:.3f}-{high * unit:.3f}{suffix} | {len(samples)} | {ratios} |"
 
 
-def table(latency: dict[str, list[float]], other: dict[str, dict[str, list[float]]], cpu: dict[str, float]) -> str:
+def engine_rows(on_engines: dict[str, dict[str, Any]]) -> list[str]:
+    """Render warm and no-op starts on each engine as table rows."""
+    rows = []
+    for name, each in on_engines.items():
+        compose_up = statistics.median(each["up_warm"]["compose"])
+        label = f"Docker {each['version']} ({name})"
+        rows += [
+            _row(f"{label}: warm `invoke up`", each["up_warm"]["ours"], {"c": compose_up}),
+            _row(f"{label}: warm `docker compose up -d --wait`", each["up_warm"]["compose"], {"c": compose_up}),
+            _row(f"{label}: `invoke up`, nothing changed", each["up_noop"], {}),
+            _row(f"{label}: `invoke reload`, nothing changed", each["reload_noop"], {}),
+        ]
+    return rows
+
+
+def table(
+    latency: dict[str, list[float]], other: dict[str, dict[str, list[float]]], cpu: dict[str, float], on_engines: dict[str, dict[str, Any]]
+) -> str:
     """Render the results as Markdown tables."""
     refs = {
         "stock": statistics.median(latency["stock"]),
@@ -79,8 +98,6 @@ def table(latency: dict[str, list[float]], other: dict[str, dict[str, list[float
         "",
         "| measurement | median | min-max | runs | vs the plain Compose command |",
         "| --- | --- | --- | --- | --- |",
-        _row("warm `invoke up` (until serving)", other["up_warm"]["ours"], {"c": statistics.median(other["up_warm"]["compose"])}),
-        _row("warm `docker compose up -d --wait`", other["up_warm"]["compose"], {"c": statistics.median(other["up_warm"]["compose"])}),
         _row(
             "`invoke reload`, source edit (until served)",
             other["reload_source"]["ours"],
@@ -91,6 +108,12 @@ def table(latency: dict[str, list[float]], other: dict[str, dict[str, list[float
             other["reload_source"]["compose_restart"],
             {"c": statistics.median(other["reload_source"]["compose_restart"])},
         ),
+        "",
+        "### Starting, on each engine (warm: images built, data volume present; until serving)",
+        "",
+        "| measurement | median | min-max | runs | vs `docker compose up -d --wait` on that engine |",
+        "| --- | --- | --- | --- | --- |",
+        *engine_rows(on_engines),
         "",
         "### Idle CPU of the app container (reloader running, mean over 10 s, % of one core)",
         "",
@@ -124,7 +147,9 @@ def plot(latency: dict[str, list[float]], path: Path) -> None:
     plt.close(fig)
 
 
-def medians(latency: dict[str, list[float]], other: dict[str, dict[str, list[float]]], cpu: dict[str, float]) -> dict[str, Any]:
+def medians(
+    latency: dict[str, list[float]], other: dict[str, dict[str, list[float]]], cpu: dict[str, float], on_engines: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """The medians, in seconds (CPU in %), in the documented shape."""
 
     def med(samples: list[float]) -> float:
@@ -135,6 +160,7 @@ def medians(latency: dict[str, list[float]], other: dict[str, dict[str, list[flo
         "up_warm": {key: med(v) for key, v in other["up_warm"].items()},
         "reload_source": {key: med(v) for key, v in other["reload_source"].items()},
         "idle_cpu_percent": {key: round(v, 3) for key, v in cpu.items()},
+        "engines": on_engine.medians(on_engines),
     }
 
 
@@ -143,14 +169,15 @@ def write(
     latency: dict[str, list[float]],
     other: dict[str, dict[str, list[float]]],
     cpu: dict[str, float],
+    on_engines: dict[str, dict[str, Any]],
     host: dict[str, str],
     seconds: float,
 ) -> str:
     """Write docs/benchmarks.md, .json and .png; return the table."""
     docs.mkdir(exist_ok=True)
-    rendered = table(latency, other, cpu)
+    rendered = table(latency, other, cpu, on_engines)
     plot(latency, docs / "benchmarks.png")
-    (docs / "benchmarks.json").write_text(json.dumps(medians(latency, other, cpu), indent=2) + "\n")
+    (docs / "benchmarks.json").write_text(json.dumps(medians(latency, other, cpu, on_engines), indent=2) + "\n")
     machine_lines = "\n".join(f"- {key}: {value}" for key, value in host.items())
     (docs / "benchmarks.md").write_text(
         "# Benchmarks of the inner loop\n\n"

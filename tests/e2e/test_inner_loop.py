@@ -7,7 +7,6 @@ The cases share one project copy; each asks for the state it needs (`up`, `down`
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +18,9 @@ import pytest
 from devloop import modes
 from devloop.engine import PROJECT_LABEL
 from tests.support import dap
+from tests.support.engines import occupied
 from tests.support.harness import ROOT, Project
+from tests.support.net import free_port
 from tests.support.waiting import wait_until
 
 VIEWS = "app/src/blog/views.py"
@@ -287,10 +288,7 @@ def one_line_error(done: Any) -> str:
 
 def test_a_taken_port_is_one_clear_error_and_leaves_nothing_running(down: Project) -> None:
     project = down
-    with socket.socket() as squatter:
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squatter.bind(("127.0.0.1", project.ports["WEB_PORT"]))
-        squatter.listen()
+    with occupied(project.ports["WEB_PORT"]):  # by another program, where the engine publishes
         done = project.invoke("up", check=False)
     line = one_line_error(done)
     assert f"port {project.ports['WEB_PORT']}" in line and "WEB_PORT" in line
@@ -311,12 +309,11 @@ def test_an_unreachable_engine_is_one_clear_error(project: Project) -> None:
 def test_prod_target_builds_and_serves_with_gunicorn(project: Project) -> None:
     project.invoke("build", "--target", "prod")
     image = f"{project.name}-app:prod"
+    port = free_port()
     container = project.client.containers.run(
-        image, detach=True, ports={"5000/tcp": ("127.0.0.1", None)}, environment={"MYSQL_HOST": "nowhere"}
+        image, detach=True, ports={"5000/tcp": ("127.0.0.1", port)}, environment={"MYSQL_HOST": "nowhere"}
     )
     try:
-        container.reload()
-        port = int(container.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"])
 
         def hello() -> Any:
             try:

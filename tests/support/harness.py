@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from devloop import engine, settings
+from devloop import engine, modes, settings
 from devloop.compose import Compose
 
 from . import http
@@ -94,9 +94,9 @@ class Project:
         return settings.load(self.root, environ={**os.environ, **self.env})
 
     def compose_runner(self, files: Sequence[str] = ()) -> Compose:
-        """Return docker compose for the copy, with its settings and any extra compose files."""
+        """Return docker compose for the copy, as the tasks run it in normal mode, plus any extra compose files."""
         resolved = self.resolved_settings()
-        return Compose(resolved, [*resolved.compose_files, *files])
+        return Compose(resolved, [*modes.NORMAL.files(resolved.compose_files, engine.api_version(self.client)), *files])
 
     def compose(self, *args: str, files: Sequence[str] = ()) -> str:
         """Run docker compose on the copy; fail with its message."""

@@ -33,3 +33,24 @@ def test_a_service_left_created_is_named_with_composes_own_error_line(project: P
     message = str(caught.value)
     assert message.startswith("start failed: app is created; Compose said: Error response from daemon: network e2e_default is ambiguous")
     assert "left running: db" in message
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Error response from daemon: driver failed programming external connectivity on endpoint e2e-web-1 (0f1e): "
+        "Bind for 127.0.0.1:28080 failed: port is already allocated",  # Engine 20.10
+        "Error response from daemon: failed to set up container networking: driver failed programming external connectivity "
+        "on endpoint e2e-web-1 (0f1e): failed to bind host port for 127.0.0.1:28080:172.18.0.4:80/tcp: address already in use",  # 28
+    ],
+)
+def test_a_port_the_engine_cannot_publish_is_named_with_its_setting(project: Path, said: str) -> None:
+    cli = FakeCli({("docker", "compose"): Result(0, json.dumps(MODEL))})
+    states = {"db": state("db", "running", "healthy"), "app": state("app", "running", "healthy"), "web": state("web", "created")}
+    resolved = settings.load(project, environ={"WEB_PORT": "28080", "APP_PORT": "28000"})
+    starter = Starter(Compose(resolved, cli=cli), lambda: states, lambda s: "(log)", [].append)
+    with pytest.raises(DevloopError) as caught:
+        starter.diagnose(f" Container e2e-web-1  Starting\n{said}\n", set(), timed_out=False)
+    message = str(caught.value)
+    assert message.startswith("port 28080 is already taken where the engine publishes (WEB_PORT): set WEB_PORT to a free port; ")
+    assert f"Compose said: {said}" in message and message.endswith("stopped db, app")

@@ -145,8 +145,26 @@ class BuildFails(FakeCli):
         return Result(1, output, output)
 
 
+class Engine2010:
+    """An engine that answers as Docker 20.10 does, and has nothing."""
+
+    def ping(self) -> bool:
+        return True
+
+    def version(self) -> dict[str, str]:
+        return {"ApiVersion": "1.41"}
+
+
+class OfflineStack(Stack):
+    """A Stack on a stand-in engine, for the decisions made before Compose runs."""
+
+    @property
+    def client(self) -> Any:
+        return Engine2010()
+
+
 def test_a_build_failure_names_the_failing_step(project: Any) -> None:
-    stack = Stack(settings.load(project, environ={}), cli=BuildFails())
+    stack = OfflineStack(settings.load(project, environ={}), cli=BuildFails())
     with pytest.raises(DevloopError, match=r"^build of app failed: failed to solve: exit code: 1$"):
         stack.build()
     with pytest.raises(DevloopError, match=r"unknown service db: choose from app"):
