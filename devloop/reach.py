@@ -8,6 +8,7 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from . import debugger, modes
@@ -74,13 +75,14 @@ def published(states: Mapping[str, ServiceState], settings: Settings) -> list[Re
 def check(states: Mapping[str, ServiceState], settings: Settings) -> tuple[list[Reach], dict[str, str]]:
     """Check each published port from here; also return what is not checked, and why."""
     waits = "app" in states and modes.named(states["app"].mode).waits_for_debugger
-    checked, skipped = [], {}
+    to_check, skipped = [], {}
     for r in published(states, settings):
         if waits and r.service == "app" and r.kind == "http":
             skipped["app"] = f"{r.address} serves once a debugger attaches (debug --wait)"
         else:
-            checked.append(probe(r))
-    return checked, skipped
+            to_check.append(r)
+    with ThreadPoolExecutor(max(len(to_check), 1)) as pool:  # side by side: each may wait out its timeout
+        return list(pool.map(probe, to_check)), skipped
 
 
 def probe(reach: Reach) -> Reach:

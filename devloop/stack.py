@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from . import changes, debugger, engine, fingerprints, healing, modes, passwords, reach, report
@@ -73,9 +74,11 @@ class Stack:
 
     def preflight(self) -> None:
         """Fail before anything starts when the engine, Compose or the config is not usable."""
-        self.require_engine()
-        require_version(self.compose.cli)
-        self.compose.model()
+        with ThreadPoolExecutor(1) as pool:
+            compose_version = pool.submit(require_version, self.cli or Cli())  # meanwhile, the engine and the config
+            self.require_engine()
+            self.compose.model()
+            compose_version.result()
         passwords.ensure(self.settings.root, self.data_volume())
 
     def check_ports(self) -> None:

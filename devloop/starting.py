@@ -1,4 +1,4 @@
-"""Starting the stack with `compose up --wait`: progress while it waits, and a diagnosis when it fails."""
+"""Starting the stack with `compose up`: progress while it waits, health until every service is ready, and a diagnosis when it fails."""
 
 from __future__ import annotations
 
@@ -17,17 +17,20 @@ Printer = Callable[[str], None]
 States = Callable[[], dict[str, engine.ServiceState]]
 REPORT_EVERY = 5.0  # seconds between two "waiting for" lines that say the same thing
 RECOVERY_GRACE = 15.0
+POLL = 0.05  # seconds between two looks at the services' health, once Compose has started them all
 
 
 class Starter:
-    """Runs `compose up --wait` for one stack and explains what went wrong."""
+    """Runs `compose up` for one stack, waits until it is healthy, and explains what went wrong."""
 
     def __init__(self, compose: Compose, states: States, logs: Callable[[str], str], out: Printer) -> None:
         self.compose, self.states, self.logs, self.out = compose, states, logs, out
 
     def start(self, timeout: float, running_before: set[str], retry: bool = True) -> None:
         """Start every service and wait until healthy; fail with a diagnosis."""
-        proc = self.compose.start("up", "--detach", "--wait", "--no-build", "--remove-orphans")
+        # Not `--wait`: Compose polls health every 500 ms, and the last service is seen healthy
+        # sooner here (Compose still orders the start by depends_on and its conditions).
+        proc = self.compose.start("up", "--detach", "--no-build", "--remove-orphans")
         order = self.compose.services()
         deadline = time.monotonic() + timeout
         self._report_progress(proc, order, deadline)
@@ -35,13 +38,46 @@ class Starter:
             proc.kill()
         output = proc.communicate()[0] or ""
         if proc.returncode == 0:
-            return
-        if retry and "is unhealthy" in output and self._recovers(order):
+            if self._all_ready(self._awaited(order), deadline):
+                return
+            output = ""  # Compose did its part: its output would only say "Started"
+        if retry and self._unhealthy(order) and self._recovers(order):
             # Compose gives up at once on a dependency that is unhealthy *now*; one that was
             # fixed (a save after an error) turns healthy at its next check.
             self.start(max(deadline - time.monotonic(), 30), running_before, retry=False)
             return
         self.diagnose(output, running_before, timed_out=time.monotonic() >= deadline)
+
+    def _awaited(self, order: Sequence[str]) -> list[str]:
+        """Return the services to wait for: all but one-shot jobs others wait to complete (as `--wait` does)."""
+        services = self.compose.model()["services"]
+        jobs = {
+            name
+            for spec in services.values()
+            for name, dep in (spec.get("depends_on") or {}).items()
+            if dep.get("condition") == "service_completed_successfully"
+        }
+        return [s for s in order if s not in jobs]
+
+    def _all_ready(self, order: Sequence[str], deadline: float) -> bool:
+        """Wait until every service is ready; False as soon as one fails, or at the deadline."""
+
+        def settled() -> str:
+            states = self.states()
+            if all(s in states and states[s].ready for s in order):
+                return "ready"
+            return "failed" if self._unhealthy(order, states) or self._stopped(order, states) else ""
+
+        return wait_until(settled, max(deadline - time.monotonic(), 0), interval=POLL) == "ready"
+
+    def _unhealthy(self, order: Sequence[str], states: dict[str, engine.ServiceState] | None = None) -> list[str]:
+        """Return the services that run but are unhealthy."""
+        states = self.states() if states is None else states
+        return [s for s in order if s in states and states[s].status == "running" and states[s].health == "unhealthy"]
+
+    def _stopped(self, order: Sequence[str], states: dict[str, engine.ServiceState]) -> list[str]:
+        """Return the services whose container is not running (or missing) after Compose started them."""
+        return [s for s in order if s not in states or states[s].status in ("exited", "dead", "created")]
 
     def _report_progress(self, proc: subprocess.Popen[str], order: Sequence[str], deadline: float) -> None:
         """Say which service is awaited, and how it is, until Compose returns or time is up."""
@@ -68,14 +104,10 @@ class Starter:
     def _recovers(self, order: Sequence[str], grace: float = RECOVERY_GRACE) -> bool:
         """Whether every running but unhealthy service turns healthy within the grace period."""
 
-        def sick() -> list[str]:
-            states = self.states()
-            return [s for s in order if s in states and states[s].status == "running" and states[s].health == "unhealthy"]
-
-        ill = sick()
+        ill = self._unhealthy(order)
         if ill:
             self.out(f"waiting for {', '.join(ill)}: unhealthy; giving it {grace:.0f}s to recover")
-        return wait_until(lambda: not sick(), grace, interval=1) is not None
+        return wait_until(lambda: not self._unhealthy(order), grace, interval=1) is not None
 
     def taken_port(self, output: str) -> str:
         """Say which port the engine could not publish, and its setting, in Compose's own words."""

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devloop import engine, host, settings
+from devloop import engine, host, provision, settings
 
 from .waiting import wait_until
 
@@ -105,6 +105,7 @@ def _move_images(names: Sequence[str], docker_host: str) -> None:
 @contextlib.contextmanager
 def current_engine(work: Path) -> Iterator[Engine]:
     """Start Docker 28 in a container with the project's base images; remove it and its data afterwards."""
+    provision.ensure_base(host.Actions(host.Probes()), "sid", print)  # made by `invoke setup` when MySQL is a stand-in
     _docker("build", "--quiet", "--build-arg", f"BASE_IMAGE={host.BASES['sid']}", "-t", IMAGE, str(CONTEXT))
     name = f"devloop-engine-{uuid.uuid4().hex[:8]}"
     api = _free_block(POOL + 1)
