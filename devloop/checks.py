@@ -5,9 +5,9 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 
-from . import compose, engine, passwords
+from . import compose, engine, mounts, passwords
 from .host import Probes
-from .settings import Settings
+from .settings import Settings, source_folder, source_identity
 
 STANDIN_PREFIX = "standin/"
 
@@ -118,6 +118,19 @@ def check_passwords(settings: Settings, probes: Probes) -> Check:
     return Check("db-passwords", True, "present" + ("; the running database accepts them" if answer == "" else ""))
 
 
+def check_edits(settings: Settings, probes: Probes) -> Check:
+    """Whether edits under the source folder can reach the app: the engine must see this machine's files."""
+    folder, token = source_folder(settings.root), source_identity(settings.root)
+    if folder is None or not token:
+        return Check("edits", False, "no bind-mounted source folder found in docker-compose.yml", blocking=False)
+    seen = probes.engine_sees(folder, token, settings.python_image)
+    if seen is None:
+        return Check("edits", False, f"not checked: {settings.python_image} is not on the engine yet", blocking=False)
+    if not seen:
+        return Check("edits", False, str(mounts.unseen_error(probes.docker_host() or "the default context", folder)))
+    return Check("edits", True, mounts.BIND)
+
+
 def doctor(settings: Settings, probes: Probes) -> list[Check]:
     """Run every check; nothing is changed (the probes cannot)."""
     answer = check_engine(probes)
@@ -125,4 +138,4 @@ def doctor(settings: Settings, probes: Probes) -> list[Check]:
         return [answer, Check("compose", False, "not checked: no engine", blocking=False)]
     checks = [answer, check_compose(probes)]
     checks += [check_image(probes, var, name) for var, name in settings.images.items()]
-    return [*checks, check_ca(probes, settings), check_passwords(settings, probes)]
+    return [*checks, check_ca(probes, settings), check_passwords(settings, probes), check_edits(settings, probes)]

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import compose, engine
+from . import compose, engine, mounts
 from .commands import Cli, error_line
 from .errors import DevloopError
 from .waiting import wait_until
@@ -82,6 +82,14 @@ class Probes:
         client = engine.connect()
         try:
             return engine.image_id(client, name) is not None
+        finally:
+            client.close()
+
+    def engine_sees(self, folder: Path, token: str, image: str) -> bool | None:
+        """Whether the engine finds this machine's folder (by its marker token) in a bind mount; None without the image."""
+        client = engine.connect()
+        try:
+            return mounts.engine_sees(client, folder, token, image) if engine.image_id(client, image) else None
         finally:
             client.close()
 

@@ -27,6 +27,7 @@ OVERLAY_DIR = "compose"
 UNPRIVILEGED_UID = 10001
 SOURCE_ID_LABEL = "devloop.source-id"
 SOURCE_ID_VAR = "DEVLOOP_SOURCE_ID"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 SOURCE_MARKER = ".devloop-source"  # in the bind-mounted source folder; ignored by git and Docker
 _DEFAULT = re.compile(r"\$\{(\w+):?-([^}]*)\}")
 
@@ -99,18 +100,24 @@ def source_identity(root: Path) -> str:
     a marker file inside the folder (inode numbers get reused), so a folder made again gets a new
     one, the label changes with it, and Compose recreates the service.
     """
+    folder = source_folder(root)
+    return _marker_token(folder / SOURCE_MARKER) if folder else ""
+
+
+def source_folder(root: Path) -> Path | None:
+    """Return the host folder docker-compose.yml bind-mounts into the service labelled with its identity (app/src)."""
     try:
-        services = (yaml.safe_load((root / BASE_FILE).read_text(encoding="utf-8")) or {}).get("services", {})
+        services = (yaml.load((root / BASE_FILE).read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}).get("services", {})
     except (OSError, yaml.YAMLError):
-        return ""
+        return None
     for service in services.values():
         if SOURCE_ID_LABEL not in (service.get("labels") or {}):
             continue
         for volume in service.get("volumes") or []:
             source = volume.get("source", "") if isinstance(volume, dict) else str(volume).split(":")[0]
             if source.startswith(".") and (root / source).is_dir():
-                return _marker_token(root / source / SOURCE_MARKER)
-    return ""
+                return root / source
+    return None
 
 
 def _marker_token(marker: Path) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from . import changes, debugger, engine, fingerprints, healing, modes, passwords, reach, report
+from . import changes, debugger, engine, fingerprints, healing, modes, mounts, passwords, reach, report
 from .commands import Cli
 from .compose import Compose, require_version
 from .errors import DevloopError
@@ -36,6 +36,7 @@ class Stack:
         self.settings, self.mode, self.out, self.cli = settings, mode, out, cli
         self._client: docker.DockerClient | None = None
         self._compose: Compose | None = None
+        self._endpoint: str | None = None
 
     @property
     def compose(self) -> Compose:
@@ -81,9 +82,16 @@ class Stack:
             compose_version.result()
         passwords.ensure(self.settings.root, self.data_volume())
 
+    @property
+    def endpoint(self) -> str:
+        """The engine's address, as the docker CLI would use it."""
+        if self._endpoint is None:
+            self._endpoint = engine.endpoint(self.cli)
+        return self._endpoint
+
     def check_ports(self) -> None:
         """Fail, naming the port and its setting, when a port is taken by something else."""
-        if not engine.publishes_here(engine.endpoint(self.cli)):
+        if not engine.publishes_here(self.endpoint):
             return  # it publishes on its own host: the engine says when a port is taken there
         ours = {b.host_port for s in self.states().values() if s.status == "running" for b in s.bindings}
         for var in self.mode.published:
@@ -134,6 +142,7 @@ class Stack:
             self.out(f"building {name} ({why})")
         if stale:
             self.build(list(stale))
+        mounts.require_seen(self.client, self.endpoint, self.settings.root, self.compose.image_of("app"))
         for name in healing.replaced_sources(self):
             self.out(f"{name}: its source folder was deleted and made again on the host; recreating {name}")
         healing.dedupe_networks(self)
@@ -190,7 +199,8 @@ class Stack:
         states = self.states()
         stale = self.stale_images() if states else {}
         lines = report.status_lines(self.compose.services(), states, stale)
-        return lines + [f"  {line}" for line in report.where(*reach.check(states, self.settings))]
+        lines += [f"  {line}" for line in report.where(*reach.check(states, self.settings))]
+        return [*lines, f"edits     {mounts.describe(self.endpoint, self.settings.root)}"]
 
     def running_mode(self) -> modes.Mode:
         """Return the mode the app container runs in (normal when unknown)."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import pytest
 
 from devloop import compose, envfile, settings
 from tests.support.dotenv_cases import TRICKY
-from tests.support.harness import Project
+from tests.support.engines import CONTAINER_VAR
+from tests.support.harness import Project, copy_project
 from tests.support.waiting import wait_until
 
 PIP_THROUGH_CA = """\
@@ -124,3 +127,22 @@ def test_the_database_is_mysql_and_the_apps_first_login_after_a_fresh_start_work
     version, tls = out.split()[:2]
     assert "mariadb" not in version.lower() and version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 8, out
     assert tls.startswith("TLS"), out
+
+
+def test_a_checkout_the_engine_cannot_see_is_named_by_doctor_and_refused_by_up(project: Project) -> None:
+    """Outside the engine's view (here: outside the current engine's shared folder), a bind mount would be empty."""
+    elsewhere = copy_project(Path(tempfile.mkdtemp(prefix="devloop-unseen-", dir="/var/tmp")) / "blog")
+    try:
+        doctor = elsewhere.invoke("doctor", check=False).stdout
+        if not os.environ.get(CONTAINER_VAR):  # this machine's engine sees every folder of it
+            assert "ok       edits: bind mount of app/src (the engine sees this machine's files)" in doctor, doctor
+            return
+        assert "problem  edits: the engine at tcp://" in doctor and "does not see this machine's" in doctor, doctor
+        done = elsewhere.invoke("up", check=False)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode != 0 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "does not see this machine's" in lines[0] and "no edit would reach /code" in lines[0]
+        assert elsewhere.states() == {}
+    finally:
+        elsewhere.teardown()
+        shutil.rmtree(elsewhere.root.parent, ignore_errors=True)

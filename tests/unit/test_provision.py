@@ -29,6 +29,7 @@ class FakeHost:
         self.commands = set(state.get("commands", ()))  # type: ignore[arg-type]
         self.volume = state.get("volume")
         self.login = state.get("login")
+        self.sees = state.get("sees", True)  # whether the engine finds this machine's source folder
         self.actions: list[str] = []
         self.probes = FakeProbes(self)
         self.act = FakeActions(self)
@@ -75,6 +76,9 @@ class FakeProbes(host.Probes):
 
     def database_login(self, project: str, password: str) -> str | None:
         return self.m.login  # type: ignore[return-value]
+
+    def engine_sees(self, folder: Path, token: str, image: str) -> bool | None:
+        return self.m.sees  # type: ignore[return-value]
 
 
 class FakeActions(host.Actions):
@@ -255,5 +259,21 @@ def test_lost_password_files_over_an_existing_volume_are_not_regenerated(project
 def test_doctor_names_password_files_the_running_database_rejects(project: Path) -> None:
     passwords.generate(project)
     denied = "ERROR 1045 (28000): Access denied for user 'blog'@'127.0.0.1' (using password: YES)"
-    line = checks.doctor(settings.load(project, environ={}), FakeHost(local=OFFICIAL, volume="v", login=denied).probes)[-1].line()
+    found = checks.doctor(settings.load(project, environ={}), FakeHost(local=OFFICIAL, volume="v", login=denied).probes)
+    line = next(c.line() for c in found if c.name == "db-passwords")
     assert line.startswith("problem  db-passwords: the password files do not match the database volume") and "invoke rekey" in line
+
+
+@pytest.mark.parametrize(
+    ("sees", "expected"),
+    [
+        (True, "ok       edits: bind mount of app/src (the engine sees this machine's files)"),
+        (False, "problem  edits: the engine at ssh://me@bigbox does not see this machine's "),
+        (None, "warning  edits: not checked: python:3.12-slim is not on the engine yet"),
+    ],
+)
+def test_doctor_says_whether_the_engine_sees_the_source_folder(project: Path, sees: bool | None, expected: str) -> None:
+    (project / "app/src").mkdir(parents=True)
+    probes = FakeHost(local=OFFICIAL, sees=sees, docker_host="ssh://me@bigbox").probes
+    line = next(c.line() for c in checks.doctor(settings.load(project, environ={}), probes) if c.name == "edits")
+    assert line.startswith(expected), line

@@ -1,0 +1,91 @@
+"""Whether the engine sees this machine's files, so that the bind mount of app/src carries edits to /code.
+
+A bind mount resolves where the engine runs. On a remote engine (ssh://, tcp://, a VM without
+file sharing) the container would get an empty folder, or one that only shares the path. A
+throwaway container that bind-mounts the folder and reads its marker token answers it. A "yes"
+is kept per engine address and token in .devloop/ (a folder made again gets a new token); a "no"
+is asked again each time, so fixing file sharing takes effect at once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import fingerprints
+from .errors import DevloopError
+from .settings import SOURCE_MARKER, source_folder, source_identity
+
+if TYPE_CHECKING:
+    import docker
+
+BIND = "bind mount of app/src (the engine sees this machine's files)"
+CACHE = "engine-sees-files.json"
+
+
+def engine_sees(client: docker.DockerClient, folder: Path, token: str, image: str) -> bool:
+    """Whether a container on the engine that bind-mounts the folder finds the same marker token in it."""
+    from docker.errors import APIError, ContainerError
+    from docker.types import Mount
+
+    # The long syntax: a missing path fails instead of leaving an empty folder on the engine's host.
+    mount = Mount("/probe", str(folder), type="bind", read_only=True)
+    try:
+        out = client.containers.run(image, ["cat", f"/probe/{SOURCE_MARKER}"], mounts=[mount], network_mode="none", remove=True)
+    except ContainerError:
+        return False  # no marker there: an empty or unrelated folder
+    except APIError as exc:
+        if "does not exist" in str(exc) or "not a directory" in str(exc):
+            return False
+        raise DevloopError(f"checking whether the engine sees {folder} failed: {exc.explanation or exc}") from None
+    return out.decode(errors="replace").strip() == token
+
+
+def _remembered(root: Path) -> dict[str, bool]:
+    """Return the remembered answers, by engine address, folder and token."""
+    try:
+        return json.loads((root / fingerprints.STATE_DIR / CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def known(where: str, root: Path, folder: Path, token: str) -> bool:
+    """Whether the engine at `where` was seen to see the folder, as it is now (no container is run)."""
+    return bool(_remembered(root).get(f"{where} {folder} {token}"))
+
+
+def seen(client: docker.DockerClient, where: str, root: Path, folder: Path, token: str, image: str) -> bool:
+    """Whether the engine at `where` sees the folder; a "yes" is remembered."""
+    if known(where, root, folder, token):
+        return True
+    if not engine_sees(client, folder, token, image):
+        return False
+    cache = root / fingerprints.STATE_DIR / CACHE
+    cache.parent.mkdir(exist_ok=True)
+    cache.write_text(json.dumps({**_remembered(root), f"{where} {folder} {token}": True}, indent=2) + "\n", encoding="utf-8")
+    return True
+
+
+def require_seen(client: docker.DockerClient, where: str, root: Path, image: str) -> None:
+    """Fail in one line when the engine would bind-mount an empty folder in place of the source folder."""
+    folder, token = source_folder(root), source_identity(root)
+    if folder and token and not seen(client, where, root, folder, token, image):
+        raise unseen_error(where, folder)
+
+
+def describe(where: str, root: Path) -> str:
+    """Say how edits under the source folder reach the app, as last checked (for `invoke status`)."""
+    folder, token = source_folder(root), source_identity(root)
+    if folder and token and known(where, root, folder, token):
+        return BIND
+    return "not checked on this engine yet (`invoke up` and `invoke doctor` check)"
+
+
+def unseen_error(where: str, folder: Path) -> DevloopError:
+    """The one-line error for an engine that cannot see the source folder."""
+    return DevloopError(
+        f"the engine at {where} does not see this machine's {folder}: bind-mounted into the app it would be an empty "
+        "folder, so no edit would reach /code. Run the stack on this machine's engine (unset DOCKER_HOST, or "
+        "`docker context use default`), or share the folder with the engine (Docker Desktop: Settings > Resources > File sharing)"
+    )
