@@ -123,12 +123,20 @@ def check_edits(settings: Settings, probes: Probes) -> Check:
     folder, token = source_folder(settings.root), source_identity(settings.root)
     if folder is None or not token:
         return Check("edits", False, "no bind-mounted source folder found in docker-compose.yml", blocking=False)
+    arrival = probes.edit_arrival(settings.project, folder)
+    if isinstance(arrival, tuple):
+        how, seconds = arrival
+        return Check("edits", True, f"a save under app/src reached the dev server in {seconds * 1000:.0f} ms ({mounts.BIND}; {how})")
     seen = probes.engine_sees(folder, token, settings.python_image)
     if seen is None:
         return Check("edits", False, f"not checked: {settings.python_image} is not on the engine yet", blocking=False)
     if not seen:
         return Check("edits", False, str(mounts.unseen_error(probes.docker_host() or "the default context", folder)))
-    return Check("edits", True, mounts.BIND)
+    if arrival == "":
+        detail = "the engine sees app/src, but a save there did not reach the running dev server within 5 s"
+        fix = "`invoke up` recreates an app whose folder was replaced; `invoke logs --service app` says how it watches"
+        return Check("edits", False, detail, fix)
+    return Check("edits", True, f"{mounts.BIND}; a save is timed once the stack is up ({arrival})")
 
 
 def doctor(settings: Settings, probes: Probes) -> list[Check]:

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import compose, engine, mounts
+from . import compose, engine, modes, mounts
 from .commands import Cli, error_line
 from .errors import DevloopError
 from .waiting import wait_until
@@ -90,6 +90,20 @@ class Probes:
         client = engine.connect()
         try:
             return mounts.engine_sees(client, folder, token, image) if engine.image_id(client, image) else None
+        finally:
+            client.close()
+
+    def edit_arrival(self, project: str, folder: Path) -> tuple[str, float] | str:
+        """Time a save under the folder until the running dev server sees it: (watcher, seconds),
+        or why it was not timed ("" when the save never arrived)."""
+        client = engine.connect()
+        try:
+            container = engine.containers(client, project).get("app")
+            if container is None or container.status != "running":
+                return "the app is not running"
+            if container.labels.get(modes.LABEL) == modes.DEBUG_WAIT.name:
+                return "the app waits for a debugger"
+            return mounts.edit_arrival(container, folder) or ""
         finally:
             client.close()
 

@@ -10,18 +10,24 @@ is asked again each time, so fixing file sharing takes effect at once.
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import fingerprints
 from .errors import DevloopError
 from .settings import SOURCE_MARKER, source_folder, source_identity
+from .waiting import wait_until
 
 if TYPE_CHECKING:
     import docker
+    from docker.models.containers import Container
 
-BIND = "bind mount of app/src (the engine sees this machine's files)"
+BIND = "bind mount of app/src, which the engine sees"
 CACHE = "engine-sees-files.json"
+PROBE = ".devloop-probe"  # app/devserver/watchers.py answers a save of it, without a reload
+PROBE_SEEN = "/tmp/devloop-probe-seen"
 
 
 def engine_sees(client: docker.DockerClient, folder: Path, token: str, image: str) -> bool:
@@ -65,6 +71,24 @@ def seen(client: docker.DockerClient, where: str, root: Path, folder: Path, toke
     cache.parent.mkdir(exist_ok=True)
     cache.write_text(json.dumps({**_remembered(root), f"{where} {folder} {token}": True}, indent=2) + "\n", encoding="utf-8")
     return True
+
+
+def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tuple[str, float] | None:
+    """Save a new token in the source folder; return which watcher of the dev server saw it and after how long."""
+    token = secrets.token_hex(8)
+    probe = folder / PROBE
+
+    def arrived() -> str:
+        words = container.exec_run(["cat", PROBE_SEEN]).output.decode(errors="replace").split()
+        return words[1] if len(words) == 2 and words[0] == token else ""
+
+    started = time.monotonic()
+    probe.write_text(token + "\n", encoding="utf-8")
+    try:
+        how = wait_until(arrived, timeout, interval=0.02)
+        return (how, time.monotonic() - started) if how else None
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 def require_seen(client: docker.DockerClient, where: str, root: Path, image: str) -> None:

@@ -7,6 +7,7 @@ The cases share one project copy; each asks for the state it needs (`up`, `down`
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -74,6 +75,16 @@ def test_hot_reload_serves_three_edits_in_the_same_container_without_a_rebuild(u
     assert identity(project) == before
     project.edit(VIEWS, previous, HELLO)
     wait_until(lambda: served(project, "Hello from Docker!"), timeout=10, what="original text served")
+
+
+def test_doctor_times_a_save_reaching_the_dev_server_without_a_reload(up: Project) -> None:
+    project = up
+    reloads = project.compose("logs", "--no-color", "app").count("reloading for")
+    line = next(line for line in project.invoke("doctor").stdout.splitlines() if " edits: " in line)
+    pattern = r"ok +edits: a save under app/src reached the dev server in \d+ ms \(bind mount of app/src, which the engine sees; inotify\)$"
+    assert re.match(pattern, line), line
+    assert project.compose("logs", "--no-color", "app").count("reloading for") == reloads
+    assert not (project.root / "app/src/.devloop-probe").exists()
 
 
 def test_a_saved_syntax_error_keeps_the_container_up_and_the_fix_is_served(up: Project) -> None:

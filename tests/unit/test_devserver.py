@@ -72,6 +72,19 @@ def test_poller_sees_added_changed_and_removed_files(tmp_path: Path) -> None:
     assert poller.changes() == [str(tmp_path / "b.py")]
 
 
+def test_the_doctors_probe_is_answered_by_either_watcher_and_never_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, seen = tmp_path / "src", tmp_path / "seen"
+    source.mkdir()
+    monkeypatch.setattr(watchers, "PROBE_SEEN", seen)
+    inotify, poller = watchers.Inotify(source), watchers.Poller(source)
+    (source / watchers.PROBE).write_text("token-1\n")
+    time.sleep(0.05)
+    assert inotify.changes() == [] and seen.read_text() == "token-1 inotify\n"
+    (source / watchers.PROBE).write_text("token-22\n")  # another size: a new mtime alone can share a tick
+    assert poller.changes() == [] and seen.read_text() == "token-22 polling\n"
+    assert poller.changes() == [] and seen.read_text() == "token-22 polling\n"
+
+
 APP = """\
 import os
 

@@ -30,6 +30,7 @@ class FakeHost:
         self.volume = state.get("volume")
         self.login = state.get("login")
         self.sees = state.get("sees", True)  # whether the engine finds this machine's source folder
+        self.arrival = state.get("arrival", "the app is not running")  # (watcher, seconds), "" (lost) or why not timed
         self.actions: list[str] = []
         self.probes = FakeProbes(self)
         self.act = FakeActions(self)
@@ -79,6 +80,9 @@ class FakeProbes(host.Probes):
 
     def engine_sees(self, folder: Path, token: str, image: str) -> bool | None:
         return self.m.sees  # type: ignore[return-value]
+
+    def edit_arrival(self, project: str, folder: Path) -> tuple[str, float] | str:
+        return self.m.arrival  # type: ignore[return-value]
 
 
 class FakeActions(host.Actions):
@@ -265,15 +269,17 @@ def test_doctor_names_password_files_the_running_database_rejects(project: Path)
 
 
 @pytest.mark.parametrize(
-    ("sees", "expected"),
+    ("sees", "arrival", "expected"),
     [
-        (True, "ok       edits: bind mount of app/src (the engine sees this machine's files)"),
-        (False, "problem  edits: the engine at ssh://me@bigbox does not see this machine's "),
-        (None, "warning  edits: not checked: python:3.12-slim is not on the engine yet"),
+        (True, ("inotify", 0.031), "ok       edits: a save under app/src reached the dev server in 31 ms (bind mount of app/src"),
+        (True, "the app is not running", "ok       edits: bind mount of app/src, which the engine sees; a save is timed"),
+        (True, "", "problem  edits: the engine sees app/src, but a save there did not reach the running dev server within 5 s"),
+        (False, "", "problem  edits: the engine at ssh://me@bigbox does not see this machine's "),
+        (None, "the app is not running", "warning  edits: not checked: python:3.12-slim is not on the engine yet"),
     ],
 )
-def test_doctor_says_whether_the_engine_sees_the_source_folder(project: Path, sees: bool | None, expected: str) -> None:
+def test_doctor_says_whether_saves_reach_the_dev_server(project: Path, sees: bool | None, arrival: object, expected: str) -> None:
     (project / "app/src").mkdir(parents=True)
-    probes = FakeHost(local=OFFICIAL, sees=sees, docker_host="ssh://me@bigbox").probes
+    probes = FakeHost(local=OFFICIAL, sees=sees, arrival=arrival, docker_host="ssh://me@bigbox").probes
     line = next(c.line() for c in checks.doctor(settings.load(project, environ={}), probes) if c.name == "edits")
     assert line.startswith(expected), line
