@@ -136,7 +136,7 @@ def check_edits(settings: Settings, probes: Probes) -> Check:
         detail = "the engine sees app/src, but a save there did not reach the running dev server within 5 s"
         fix = "`invoke up` recreates an app whose folder was replaced; `invoke logs --service app` says how it watches"
         return Check("edits", False, detail, fix)
-    return Check("edits", True, f"{mounts.BIND}; a save is timed once the stack is up ({arrival})")
+    return Check("edits", True, f"{mounts.BIND}; a save was not timed: {arrival}")
 
 
 def doctor(settings: Settings, probes: Probes) -> list[Check]:

@@ -103,7 +103,7 @@ class Probes:
                 return "the app is not running"
             if container.labels.get(modes.LABEL) == modes.DEBUG_WAIT.name:
                 return "the app waits for a debugger"
-            return mounts.edit_arrival(container, folder) or ""
+            return mounts.edit_arrival(container, folder)
         finally:
             client.close()
 

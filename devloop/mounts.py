@@ -73,8 +73,9 @@ def seen(client: docker.DockerClient, where: str, root: Path, folder: Path, toke
     return True
 
 
-def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tuple[str, float] | None:
-    """Save a new token in the source folder; return which watcher of the dev server saw it and after how long."""
+def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tuple[str, float] | str:
+    """Save a new token in the source folder; return which watcher of the dev server saw it and after how long,
+    or why not ("" when the save never arrived)."""
     token = secrets.token_hex(8)
     probe = folder / PROBE
 
@@ -83,10 +84,13 @@ def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tu
         return words[1] if len(words) == 2 and words[0] == token else ""
 
     started = time.monotonic()
-    probe.write_text(token + "\n", encoding="utf-8")
+    try:
+        probe.write_text(token + "\n", encoding="utf-8")
+    except OSError as exc:
+        return f"cannot write {probe.name} in {folder} ({exc.strerror or exc})"
     try:
         how = wait_until(arrived, timeout, interval=0.02)
-        return (how, time.monotonic() - started) if how else None
+        return (how, time.monotonic() - started) if how else ""
     finally:
         probe.unlink(missing_ok=True)
 

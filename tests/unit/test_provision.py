@@ -272,7 +272,7 @@ def test_doctor_names_password_files_the_running_database_rejects(project: Path)
     ("sees", "arrival", "expected"),
     [
         (True, ("inotify", 0.031), "ok       edits: a save under app/src reached the dev server in 31 ms (bind mount of app/src"),
-        (True, "the app is not running", "ok       edits: bind mount of app/src, which the engine sees; a save is timed"),
+        (True, "the app is not running", "ok       edits: bind mount of app/src, which the engine sees; a save was not timed: the app"),
         (True, "", "problem  edits: the engine sees app/src, but a save there did not reach the running dev server within 5 s"),
         (False, "", "problem  edits: the engine at ssh://me@bigbox does not see this machine's "),
         (None, "the app is not running", "warning  edits: not checked: python:3.12-slim is not on the engine yet"),
