@@ -38,7 +38,9 @@ def engine_sees(client: docker.DockerClient, folder: Path, token: str, image: st
     # The long syntax: a missing path fails instead of leaving an empty folder on the engine's host.
     mount = Mount("/probe", str(folder), type="bind", read_only=True)
     try:
-        out = client.containers.run(image, ["cat", f"/probe/{SOURCE_MARKER}"], mounts=[mount], network_mode="none", remove=True)
+        # As root: a marker the host's umask left unreadable to the app's user is still found.
+        run = {"mounts": [mount], "network_mode": "none", "user": "0", "remove": True}
+        out = client.containers.run(image, ["cat", f"/probe/{SOURCE_MARKER}"], **run)
     except ContainerError:
         return False  # no marker there: an empty or unrelated folder
     except APIError as exc:
@@ -85,7 +87,11 @@ def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tu
 
     started = time.monotonic()
     try:
-        probe.write_text(token + "\n", encoding="utf-8")
+        # Readable by the app's user whatever the umask, and in place in one step (a rename).
+        partial = folder / f"{PROBE}.part"
+        partial.write_text(token + "\n", encoding="utf-8")
+        partial.chmod(0o644)
+        partial.replace(probe)
     except OSError as exc:
         return f"cannot write {probe.name} in {folder} ({exc.strerror or exc})"
     try:
