@@ -40,6 +40,7 @@ POWERS = (
 CONTAINER_VAR = "DEVLOOP_TEST_ENGINE_CONTAINER"  # set when the engine runs in a container
 OUTER_VAR = "DEVLOOP_TEST_ENGINE_OUTER"  # the engine that container runs on
 PORTS_VAR = "DEVLOOP_TEST_PORTS"  # first-last: the only host ports that reach the engine's stacks
+OWNER_LABEL = "devloop.test-engine.pid"  # the process that started it, so a later run can reap it
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def _move_images(names: Sequence[str], docker_host: str) -> None:
 def current_engine(work: Path) -> Iterator[Engine]:
     """Start Docker 28 in a container with the project's base images; remove it and its data afterwards."""
     provision.ensure_base(host.Actions(host.Probes()), "sid", print)  # made by `invoke setup` when MySQL is a stand-in
+    reap_orphans()
     _docker("build", "--quiet", "--build-arg", f"BASE_IMAGE={host.BASES['sid']}", "-t", IMAGE, str(CONTEXT))
     name = f"devloop-engine-{uuid.uuid4().hex[:8]}"
     api = _free_block(POOL + 1)
@@ -113,6 +115,7 @@ def current_engine(work: Path) -> Iterator[Engine]:
     work.mkdir(parents=True, exist_ok=True)
     _docker(
         "run", "--detach", "--name", name, *POWERS,
+        "--label", f"{OWNER_LABEL}={os.getpid()}",
         "--volume", f"{name}:/var/lib/docker",
         "--volume", f"{work}:{work}",
         "--publish", f"127.0.0.1:{api}:2375",
@@ -153,6 +156,25 @@ NAMES = ("host", "current")
 def context(name: str, work: Path) -> contextlib.AbstractContextManager[Engine]:
     """Return what gives the named engine while it is used (work: the current engine's shared folder)."""
     return current_engine(work) if name == "current" else contextlib.nullcontext(host_engine())
+
+
+def reap_orphans() -> list[str]:
+    """Remove engine containers (and their data) whose test run was killed before it could; return their names."""
+    listed = _docker("ps", "--all", "--filter", f"label={OWNER_LABEL}", "--format", f'{{{{.Names}}}} {{{{.Label "{OWNER_LABEL}"}}}}')
+    reaped = []
+    for line in listed.splitlines():
+        name, _, pid = line.partition(" ")
+        try:
+            os.kill(int(pid), 0)
+            continue  # its run is still going
+        except (ValueError, ProcessLookupError):
+            pass
+        except PermissionError:
+            continue  # alive, another user's
+        subprocess.run(["docker", "rm", "--force", "--volumes", name], capture_output=True, check=False)
+        subprocess.run(["docker", "volume", "rm", name], capture_output=True, check=False)
+        reaped.append(name)
+    return reaped
 
 
 def on_engine_host(argv: Sequence[str], detach: bool = False) -> subprocess.CompletedProcess[str]:
