@@ -131,7 +131,7 @@ def check_edits(settings: Settings, probes: Probes) -> Check:
     if seen is None:
         return Check("edits", False, f"not checked: {settings.python_image} is not on the engine yet", blocking=False)
     if not seen:
-        return Check("edits", False, str(mounts.unseen_error(probes.docker_host() or "the default context", folder)))
+        return Check("edits", False, str(mounts.unseen_error(probes.endpoint(), folder)))
     if arrival == "":
         detail = "the engine sees app/src, but a save there did not reach the running dev server within 5 s"
         fix = "`invoke up` recreates an app whose folder was replaced; `invoke logs --service app` says how it watches"

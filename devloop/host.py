@@ -47,6 +47,10 @@ class Probes:
         result = self.cli.capture(["docker", "context", "show"], timeout=10)
         return result.stdout.strip() if result.ok else "default"
 
+    def endpoint(self) -> str:
+        """The engine's address, as the docker CLI resolves it (DOCKER_HOST, else the context)."""
+        return engine.endpoint(self.cli)
+
     def has_command(self, name: str) -> bool:
         """Whether a program is installed (docker, dockerd, mmdebstrap)."""
         return which(name) is not None

@@ -24,6 +24,7 @@ class FakeHost:
         self.local = set(state.get("local", ()))  # type: ignore[arg-type]
         self.pullable = set(state.get("pullable", ()))  # type: ignore[arg-type]
         self.env_host = state.get("docker_host", "")
+        self.endpoint = state.get("endpoint", "")  # where `docker context use` points, without DOCKER_HOST
         self.dockerd = state.get("dockerd", True)
         self.files = set(state.get("files", ()))  # type: ignore[arg-type]
         self.commands = set(state.get("commands", ()))  # type: ignore[arg-type]
@@ -47,6 +48,9 @@ class FakeProbes(host.Probes):
 
     def docker_context(self) -> str:
         return "default"
+
+    def endpoint(self) -> str:
+        return str(self.m.endpoint or self.m.env_host or "unix:///var/run/docker.sock")
 
     def has_command(self, name: str) -> bool:
         return name == "docker" or (name == "dockerd" and bool(self.m.dockerd)) or name in self.m.commands
@@ -280,6 +284,6 @@ def test_doctor_names_password_files_the_running_database_rejects(project: Path)
 )
 def test_doctor_says_whether_saves_reach_the_dev_server(project: Path, sees: bool | None, arrival: object, expected: str) -> None:
     (project / "app/src").mkdir(parents=True)
-    probes = FakeHost(local=OFFICIAL, sees=sees, arrival=arrival, docker_host="ssh://me@bigbox").probes
+    probes = FakeHost(local=OFFICIAL, sees=sees, arrival=arrival, endpoint="ssh://me@bigbox").probes  # a context, no DOCKER_HOST
     line = next(c.line() for c in checks.doctor(settings.load(project, environ={}), probes) if c.name == "edits")
     assert line.startswith(expected), line
