@@ -85,6 +85,8 @@ def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tu
         words = container.exec_run(["cat", PROBE_SEEN]).output.decode(errors="replace").split()
         return words[1] if len(words) == 2 and words[0] == token else ""
 
+    if container.exec_run(["cat", PROBE_SEEN]).exit_code != 0:
+        return "the app's dev server does not answer the probe (an image from before it: `invoke up` rebuilds it)"
     started = time.monotonic()
     try:
         # Readable by the app's user whatever the umask, and in place in one step (a rename).
@@ -112,7 +114,7 @@ def describe(where: str, root: Path) -> str:
     """Say how edits under the source folder reach the app, as last checked (for `invoke status`)."""
     folder, token = source_folder(root), source_identity(root)
     if folder and token and known(where, root, folder, token):
-        return BIND
+        return f"{BIND} (as `invoke up` found; `invoke doctor` times a save)"
     return "not checked on this engine yet (`invoke up` and `invoke doctor` check)"
 
 

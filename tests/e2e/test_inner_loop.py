@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from devloop import modes
+from devloop import engine, modes
 from devloop.engine import PROJECT_LABEL
 from tests.support import dap
 from tests.support.engines import occupied
@@ -46,6 +46,11 @@ def test_up_starts_a_healthy_stack_that_keeps_every_http_contract(down: Project)
     done = project.invoke("up")
     assert f"http://127.0.0.1:{project.ports['APP_PORT']}" in done.stdout
     assert all(state.ready for state in project.states().values())
+    # While starting, health is checked every 250 ms where the engine allows it (Engine 25, API 1.44).
+    fast = engine.api_version(project.client) >= (1, 44)
+    for state in project.states().values():
+        check = project.client.containers.get(state.container_id).attrs["Config"]["Healthcheck"]
+        assert check.get("StartInterval", 0) == (250_000_000 if fast else 0), (state.service, check)
     before = identity(project)
     again = project.invoke("up")
     assert "nothing to start" in again.stdout and f"http://127.0.0.1:{project.ports['APP_PORT']}" in again.stdout
@@ -85,6 +90,14 @@ def test_doctor_times_a_save_reaching_the_dev_server_without_a_reload(up: Projec
     assert re.match(pattern, line), line
     assert project.compose("logs", "--no-color", "app").count("reloading for") == reloads
     assert not (project.root / "app/src/.devloop-probe").exists()
+    assert "edits     bind mount of app/src, which the engine sees (as `invoke up` found" in project.invoke("status").stdout
+    app = project.client.containers.get(project.app().container_id)
+    app.exec_run(["rm", "/tmp/devloop-probe-seen"])  # as a dev server from before the probe: it never wrote it
+    try:
+        line = next(line for line in project.invoke("doctor").stdout.splitlines() if " edits: " in line)
+        assert line.startswith("ok       edits: bind mount of app/src, which the engine sees; a save was not timed: the app's dev"), line
+    finally:
+        app.exec_run(["sh", "-c", "echo - watching > /tmp/devloop-probe-seen"])
 
 
 def test_a_saved_syntax_error_keeps_the_container_up_and_the_fix_is_served(up: Project) -> None:

@@ -76,6 +76,8 @@ def test_the_doctors_probe_is_answered_by_either_watcher_and_never_reloads(tmp_p
     source, seen = tmp_path / "src", tmp_path / "seen"
     source.mkdir()
     monkeypatch.setattr(watchers, "PROBE_SEEN", seen)
+    watchers.watchers(source, "inotify")
+    assert seen.read_text() == "- watching\n"  # a dev server that answers probes says so at once
     inotify, poller = watchers.Inotify(source), watchers.Poller(source)
     (source / watchers.PROBE).write_text("token-1\n")
     time.sleep(0.05)
