@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import compose, engine, mounts, passwords
 from .host import Probes
-from .settings import Settings, source_folder, source_identity
+from .settings import Settings, source
 
 STANDIN_PREFIX = "standin/"
 
@@ -120,9 +120,10 @@ def check_passwords(settings: Settings, probes: Probes) -> Check:
 
 def check_edits(settings: Settings, probes: Probes) -> Check:
     """Whether edits under the source folder can reach the app: the engine must see this machine's files."""
-    folder, token = source_folder(settings.root), source_identity(settings.root)
-    if folder is None or not token:
+    found = source(settings.root)
+    if found is None:
         return Check("edits", False, "no bind-mounted source folder found in docker-compose.yml", blocking=False)
+    folder, token = found
     arrival = probes.edit_arrival(settings.project, folder)
     if isinstance(arrival, tuple):
         how, seconds = arrival

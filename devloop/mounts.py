@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import fingerprints
 from .errors import DevloopError
-from .settings import SOURCE_MARKER, source_folder, source_identity
+from .settings import SOURCE_MARKER, source
 from .waiting import wait_until
 
 if TYPE_CHECKING:
@@ -105,15 +105,15 @@ def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tu
 
 def require_seen(client: docker.DockerClient, where: str, root: Path, image: str) -> None:
     """Fail in one line when the engine would bind-mount an empty folder in place of the source folder."""
-    folder, token = source_folder(root), source_identity(root)
-    if folder and token and not seen(client, where, root, folder, token, image):
-        raise unseen_error(where, folder)
+    found = source(root)
+    if found and not seen(client, where, root, *found, image):
+        raise unseen_error(where, found[0])
 
 
 def describe(where: str, root: Path) -> str:
     """Say how edits under the source folder reach the app, as last checked (for `invoke status`)."""
-    folder, token = source_folder(root), source_identity(root)
-    if folder and token and known(where, root, folder, token):
+    found = source(root)
+    if found and known(where, root, *found):
         return f"{BIND} (as `invoke up` found; `invoke doctor` times a save)"
     return "not checked on this engine yet (`invoke up` and `invoke doctor` check)"
 

@@ -100,8 +100,15 @@ def source_identity(root: Path) -> str:
     a marker file inside the folder (inode numbers get reused), so a folder made again gets a new
     one, the label changes with it, and Compose recreates the service.
     """
+    found = source(root)
+    return found[1] if found else ""
+
+
+def source(root: Path) -> tuple[Path, str] | None:
+    """Return the bind-mounted source folder and its identity token (None without one)."""
     folder = source_folder(root)
-    return _marker_token(folder / SOURCE_MARKER) if folder else ""
+    token = _marker_token(folder / SOURCE_MARKER) if folder else ""
+    return (folder, token) if folder and token else None
 
 
 def source_folder(root: Path) -> Path | None:
