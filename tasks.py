@@ -174,7 +174,7 @@ def rekey_(c: Context) -> None:
 @one_line_errors
 def status(c: Context) -> None:
     """Show each service: state, health, ports, mode, image freshness."""
-    for line in Stack(_settings(c)).status():
+    for line in running_stack(_settings(c)).status():
         print(line)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
+from pathlib import Path
 
-from . import compose, engine, mounts, passwords
+from . import compose, engine, mounts, passwords, sync
 from .host import Probes
 from .settings import Settings, source
 
@@ -119,11 +120,13 @@ def check_passwords(settings: Settings, probes: Probes) -> Check:
 
 
 def check_edits(settings: Settings, probes: Probes) -> Check:
-    """Whether edits under the source folder can reach the app: the engine must see this machine's files."""
+    """Whether edits under the source folder reach the app: through a bind mount the engine sees, or the sync."""
     found = source(settings.root)
     if found is None:
         return Check("edits", False, "no bind-mounted source folder found in docker-compose.yml", blocking=False)
     folder, token = found
+    if probes.app_synced(settings.project):
+        return _check_sync(settings, probes, folder)
     arrival = probes.edit_arrival(settings.project, folder)
     if isinstance(arrival, tuple):
         how, seconds = arrival
@@ -131,13 +134,32 @@ def check_edits(settings: Settings, probes: Probes) -> Check:
     seen = probes.engine_sees(folder, token, settings.python_image)
     if seen is None:
         return Check("edits", False, f"not checked: {settings.python_image} is not on the engine yet", blocking=False)
-    if not seen:
+    if not seen and settings.edits == "bind":
         return Check("edits", False, str(mounts.unseen_error(probes.endpoint(), folder)))
+    if not seen:
+        where = probes.endpoint()
+        return Check("edits", True, f"the engine at {where} does not see this machine's app/src: `invoke up` syncs it into the app")
     if arrival == "":
         detail = "the engine sees app/src, but a save there did not reach the running dev server within 5 s"
         fix = "`invoke up` recreates an app whose folder was replaced; `invoke logs --service app` says how it watches"
         return Check("edits", False, detail, fix)
     return Check("edits", True, f"{mounts.BIND}; a save was not timed: {arrival}")
+
+
+def _check_sync(settings: Settings, probes: Probes, folder: Path) -> Check:
+    """Whether the sync runs, and a save reaches the dev server through it."""
+    syncing = sync.running(settings.root, settings.project)
+    if not syncing:
+        return Check("edits", False, "the app's /code is a copy kept by a sync that is not running: saves do not reach it", "`invoke up`")
+    path = f"{sync.PATH}, {syncing.get('state')}"
+    arrival = probes.edit_arrival(settings.project, folder)
+    if isinstance(arrival, tuple):
+        how, seconds = arrival
+        return Check("edits", True, f"a save under app/src reached the dev server in {seconds * 1000:.0f} ms ({path}; {how})")
+    if arrival == "":
+        detail = f"a save under app/src did not reach the dev server within 5 s ({path})"
+        return Check("edits", False, detail, "`invoke up` restarts the sync")
+    return Check("edits", True, f"{path}; a save was not timed: {arrival}")
 
 
 def doctor(settings: Settings, probes: Probes) -> list[Check]:

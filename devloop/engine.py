@@ -7,9 +7,10 @@ import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import modes
+from . import modes, ssh
 from .commands import Cli
 from .errors import DevloopError
+from .settings import EDITS_LABEL
 
 if TYPE_CHECKING:
     import docker
@@ -23,8 +24,14 @@ VOLUME_LABEL = "com.docker.compose.volume"
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 
 
+ROUTED_VAR = "DEVLOOP_ENGINE_VIA"  # "<local socket> <ssh:// address>" once DOCKER_HOST was routed through ssh.py
+
+
 def endpoint(cli: Cli | None = None) -> str:
     """Return the engine address the docker CLI would use (DOCKER_HOST, else the context)."""
+    local, _, remote = os.environ.get(ROUTED_VAR, "").partition(" ")
+    if local and os.environ.get("DOCKER_HOST") == local:
+        return remote
     if os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"]
     found = (cli or Cli()).capture(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], timeout=10)
@@ -42,8 +49,9 @@ def connect(timeout: float = 10) -> docker.DockerClient:
     from docker.errors import DockerException
 
     where = endpoint()
+    base = _route(where) if ssh.is_ssh(where) else where
     try:
-        client = docker.DockerClient(base_url=where, timeout=timeout)
+        client = docker.DockerClient(base_url=base, timeout=timeout)
         client.ping()
     except (DockerException, OSError) as exc:
         said = reason(exc)
@@ -54,6 +62,14 @@ def connect(timeout: float = 10) -> docker.DockerClient:
             "(`invoke setup` does it on Debian) or point DOCKER_HOST / `docker context use` at a running engine"
         ) from None
     return client
+
+
+def _route(where: str) -> str:
+    """Reach an ssh:// engine through one local socket, for the SDK and every docker and compose command after it."""
+    local = f"unix://{ssh.engine_socket(where)}"
+    # Child processes inherit it: Compose and the CLI skip their own SSH handshake (~0.2 s per command).
+    os.environ["DOCKER_HOST"], os.environ[ROUTED_VAR] = local, f"{local} {where}"
+    return local
 
 
 def api_version(client: docker.DockerClient) -> tuple[int, int]:
@@ -101,6 +117,7 @@ class ServiceState:
     image_id: str
     mode: str
     bindings: list[Binding] = field(default_factory=list)
+    synced: bool = False  # app/src copied in by devloop/sync.py, not bind-mounted
 
     @property
     def ready(self) -> bool:
@@ -141,6 +158,7 @@ def state_of(service: str, container: Container) -> ServiceState:
         started_at=st.get("StartedAt", ""),
         image_id=container.attrs.get("Image", ""),
         mode=container.labels.get(modes.LABEL, ""),
+        synced=container.labels.get(EDITS_LABEL) == "sync",
         bindings=bindings(container),
     )
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .settings import SOURCE_ID_LABEL
+from .settings import EDITS_LABEL, SOURCE_ID_LABEL
 
 STATE_DIR = ".devloop"
 DOCKERIGNORE = ".dockerignore"
@@ -127,8 +127,8 @@ def bind_sources(service: dict[str, Any]) -> list[Path]:
     return [Path(v["source"]) for v in service.get("volumes", []) if v.get("type") == "bind"]
 
 
-def fingerprint(model: dict[str, Any]) -> Fingerprint:
-    """Return the current fingerprint of every service in a resolved compose model."""
+def fingerprint(model: dict[str, Any], synced: Path | None = None) -> Fingerprint:
+    """Return the current fingerprint of every service in a resolved compose model (synced: a source folder copied in, not bind-mounted)."""
     fp = Fingerprint()
     for name, svc in model.get("services", {}).items():
         labels = dict(svc.get("labels") or {})
@@ -139,7 +139,8 @@ def fingerprint(model: dict[str, Any]) -> Fingerprint:
         if not build:
             continue
         context = Path(build["context"]).resolve()
-        mounted = [src for src in bind_sources(svc) if context in src.resolve().parents]
+        sources = [*bind_sources(svc), *([synced] if synced and labels.get(EDITS_LABEL) == "sync" else [])]
+        mounted = [src for src in sources if context in src.resolve().parents]
         fp.build[name] = hash_tree([context], context, exclude=mounted, extra=build)
         fp.source[name] = hash_tree(mounted, context)
     return fp

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import engine, fingerprints, reach
+from . import engine, fingerprints, reach, ssh
 from .errors import DevloopError
 
 if TYPE_CHECKING:
@@ -46,6 +46,12 @@ def repair_ports(stack: Stack, checked: list[reach.Reach], skipped: dict[str, st
         stack.wait_for_debugger()
     checked, skipped = reach.check(stack.states(), stack.settings)
     still = next((r for r in checked if r.problem), None)
+    if still and not engine.publishes_here(stack.endpoint) and not ssh.is_ssh(stack.endpoint):
+        raise DevloopError(
+            f"{still.service}: {still.address} does not answer from this machine: the engine at {stack.endpoint} publishes ports "
+            "on its own machine. Reach it over SSH instead (DOCKER_HOST=ssh://user@host, or a docker context with that address): "
+            "`invoke up` then forwards every port here"
+        )
     if still:
         where = f"{still.service}: {still.address}"
         raise DevloopError(

@@ -17,6 +17,7 @@ from pathlib import Path
 from . import compose, engine, modes, mounts
 from .commands import Cli, error_line
 from .errors import DevloopError
+from .settings import EDITS_LABEL
 from .waiting import wait_until
 
 # Debian bases the stand-ins build on, by suite: bookworm for most, sid for Oracle's MySQL.
@@ -94,6 +95,15 @@ class Probes:
         client = engine.connect()
         try:
             return mounts.engine_sees(client, folder, token, image) if engine.image_id(client, image) else None
+        finally:
+            client.close()
+
+    def app_synced(self, project: str) -> bool:
+        """Whether the project's app container has its source copied in by the sync (not bind-mounted)."""
+        client = engine.connect()
+        try:
+            container = engine.containers(client, project).get("app")
+            return container is not None and container.labels.get(EDITS_LABEL) == "sync"
         finally:
             client.close()
 

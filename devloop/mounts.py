@@ -103,11 +103,10 @@ def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tu
         probe.unlink(missing_ok=True)
 
 
-def require_seen(client: docker.DockerClient, where: str, root: Path, image: str) -> None:
-    """Fail in one line when the engine would bind-mount an empty folder in place of the source folder."""
+def sees_source(client: docker.DockerClient, where: str, root: Path, image: str) -> bool:
+    """Whether the engine sees the project's source folder (True when it has none to see)."""
     found = source(root)
-    if found and not seen(client, where, root, *found, image):
-        raise unseen_error(where, found[0])
+    return not found or seen(client, where, root, *found, image)
 
 
 def describe(where: str, root: Path) -> str:
@@ -122,6 +121,6 @@ def unseen_error(where: str, folder: Path) -> DevloopError:
     """The one-line error for an engine that cannot see the source folder."""
     return DevloopError(
         f"the engine at {where} does not see this machine's {folder}: bind-mounted into the app it would be an empty "
-        "folder, so no edit would reach /code. Run the stack on this machine's engine (unset DOCKER_HOST, or "
-        "`docker context use default`), or share the folder with the engine (Docker Desktop: Settings > Resources > File sharing)"
+        "folder, so no edit would reach /code. Unset DEVLOOP_EDITS=bind (sync mode copies it in), or share the folder "
+        "with the engine (Docker Desktop: Settings > Resources > File sharing)"
     )

@@ -27,7 +27,9 @@ OVERLAY_DIR = "compose"
 UNPRIVILEGED_UID = 10001
 SOURCE_ID_LABEL = "devloop.source-id"
 SOURCE_ID_VAR = "DEVLOOP_SOURCE_ID"
+EDITS_LABEL = "devloop.edits"  # "sync" on an app whose source folder is copied in (devloop/carry.py), not bind-mounted
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+EDITS = ("auto", "bind", "sync")  # auto: a bind mount when the engine sees this machine's files, else sync
 SOURCE_MARKER = ".devloop-source"  # in the bind-mounted source folder; ignored by git and Docker
 _DEFAULT = re.compile(r"\$\{(\w+):?-([^}]*)\}")
 
@@ -53,6 +55,7 @@ class Settings:
     app_image: str = field(metadata=_var("APP_IMAGE"))
     ca_bundle: str = field(default="", metadata=_var("CA_BUNDLE"))
     compose_files: tuple[str, ...] = field(default=(BASE_FILE,), metadata=_var("DEVLOOP_COMPOSE_FILES"))
+    edits: str = field(default="auto", metadata=_var("DEVLOOP_EDITS"))  # how app/src reaches /code: auto, bind or sync
 
     @property
     def ports(self) -> dict[str, int]:
@@ -171,6 +174,8 @@ def _coerce(name: str, var: str, kind: Any, raw: Any) -> Any:
         if name.endswith("_port") and not 1 <= value <= 65535:
             raise DevloopError(f"{var} must be a port number (1-65535), got {raw!r}")
         return value
+    if name == "edits" and raw not in EDITS:
+        raise DevloopError(f"{var} must be {', '.join(EDITS)}, got {raw!r}")
     if name == "compose_files":
         files = raw.split(os.pathsep) if isinstance(raw, str) else list(raw)
         return tuple(str(f) for f in files if str(f))

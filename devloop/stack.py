@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from . import changes, debugger, engine, fingerprints, healing, modes, mounts, passwords, reach, report
+from . import carry, changes, debugger, engine, fingerprints, healing, modes, mounts, passwords, reach, report, ssh, sync
 from .commands import Cli
 from .compose import Compose, require_version
 from .errors import DevloopError
-from .settings import Settings
+from .settings import Settings, source_folder
 from .starting import Starter
 
 if TYPE_CHECKING:
@@ -32,8 +32,10 @@ class Stack:
 
     start_timeout = START_TIMEOUT
 
-    def __init__(self, settings: Settings, mode: modes.Mode = modes.NORMAL, cli: Cli | None = None, out: Printer = print) -> None:
-        self.settings, self.mode, self.out, self.cli = settings, mode, out, cli
+    def __init__(
+        self, settings: Settings, mode: modes.Mode = modes.NORMAL, cli: Cli | None = None, out: Printer = print, synced: bool = False
+    ) -> None:
+        self.settings, self.mode, self.out, self.cli, self.synced = settings, mode, out, cli, synced
         self._client: docker.DockerClient | None = None
         self._compose: Compose | None = None
         self._endpoint: str | None = None
@@ -43,7 +45,12 @@ class Stack:
         """Compose with this mode's files and those the engine allows (it connects on first use)."""
         if self._compose is None:
             files = self.mode.files(self.settings.compose_files, engine.api_version(self.client))
-            self._compose = Compose(self.settings, files, self.cli, self.mode.env())
+            compose = Compose(self.settings, files, self.cli, self.mode.env())
+            if self.synced:
+                root, folder = self.settings.root, source_folder(self.settings.root)
+                overlay, secrets = carry.write(compose.model(), root, self.settings.project, folder or root / "app/src")
+                compose = Compose(self.settings, (*files, overlay), self.cli, {**self.mode.env(), **secrets})
+            self._compose = compose
         return self._compose
 
     @property
@@ -63,7 +70,7 @@ class Stack:
 
     def starter(self) -> Starter:
         """Return what starts this stack and diagnoses a failed start."""
-        return Starter(self.compose, self.states, self.log_tail, self.out)
+        return Starter(self.compose, self.states, self.log_tail, self.out, self.start_sync if self.synced else None)
 
     def log_tail(self, service: str) -> str:
         """Return the last lines a service's container printed, and what its last health check answered."""
@@ -89,11 +96,44 @@ class Stack:
             self._endpoint = engine.endpoint(self.cli)
         return self._endpoint
 
+    def choose_edits(self) -> None:
+        """Bind-mount app/src when the engine sees this machine's files, else sync it (DEVLOOP_EDITS can force one)."""
+        root, want = self.settings.root, self.settings.edits
+        synced = want == "sync"
+        if want != "sync" and not mounts.sees_source(self.client, self.endpoint, root, self.compose.image_of("app")):
+            if want == "bind":
+                raise mounts.unseen_error(self.endpoint, root / "app/src")
+            self.out(f"the engine at {self.endpoint} does not see this machine's app/src: syncing it into the app instead")
+            synced = True
+        if synced != self.synced:
+            self.synced, self._compose = synced, None
+
+    def start_sync(self) -> None:
+        """Start (or keep) the syncer for the app container; wait until it is in sync."""
+        container = engine.containers(self.client, self.settings.project)["app"]
+        sync.start(self.settings.root, self.settings.project, container.id, self.settings.app_uid)
+
+    def forwards(self) -> ssh.Forwards | None:
+        """The SSH forwards of this stack's ports, when the engine is reached over ssh:// (else None)."""
+        if not ssh.is_ssh(self.endpoint):
+            return None
+        return ssh.Forwards(self.endpoint, self.settings.root / fingerprints.STATE_DIR, self.settings.project)
+
+    def forward_ports(self) -> None:
+        """On an ssh:// engine, make every published port answer on this machine's 127.0.0.1 with the same number."""
+        forwards = self.forwards()
+        if forwards:
+            forwards.ensure(b.host_port for st in self.states().values() if st.status == "running" for b in st.bindings)
+
     def check_ports(self) -> None:
         """Fail, naming the port and its setting, when a port is taken by something else."""
-        if not engine.publishes_here(self.endpoint):
+        forwards = self.forwards()
+        if forwards:  # its ports listen here through our forwards, and on its own host, where the engine says when one is taken
+            ours = set(forwards.current())
+        elif engine.publishes_here(self.endpoint):
+            ours = {b.host_port for s in self.states().values() if s.status == "running" for b in s.bindings}
+        else:
             return  # it publishes on its own host: the engine says when a port is taken there
-        ours = {b.host_port for s in self.states().values() if s.status == "running" for b in s.bindings}
         for var in self.mode.published:
             port = self.settings.ports[var]
             if port not in ours and not engine.port_free(port):
@@ -115,7 +155,7 @@ class Stack:
 
     def fingerprint(self) -> fingerprints.Fingerprint:
         """Return the content hashes of what the stack is made from now."""
-        return fingerprints.fingerprint(self.compose.model())
+        return fingerprints.fingerprint(self.compose.model(), source_folder(self.settings.root) if self.synced else None)
 
     def stale_images(self, force: bool = False) -> dict[str, str]:
         """Return the built services whose image is missing or out of date, with the reason."""
@@ -142,27 +182,37 @@ class Stack:
             self.out(f"building {name} ({why})")
         if stale:
             self.build(list(stale))
-        mounts.require_seen(self.client, self.endpoint, self.settings.root, self.compose.image_of("app"))
+        self.choose_edits()
         for name in healing.replaced_sources(self):
             self.out(f"{name}: its source folder was deleted and made again on the host; recreating {name}")
         healing.dedupe_networks(self)
         if not stale and changes.nothing_to_start(self):
             self.out("every service is up to date and healthy; nothing to start")
+            if self.synced:
+                self.start_sync()
         else:
             self.starter().start(START_TIMEOUT, self.running())
         fingerprints.save(self.settings.root, self.settings.project, self.fingerprint())
+        self.forward_ports()
         if self.mode.debugger:
             self.wait_for_debugger()
         checked, skipped = healing.repair_ports(self, *reach.check(self.states(), self.settings))
         self.out(f"stack is up in {self.mode.name} mode after {time.monotonic() - started:.1f}s:")
         for line in report.where(checked, skipped):
             self.out(f"  {line}")
+        if self.synced:
+            self.out(f"  edits     {sync.describe(self.settings.root, self.settings.project)}")
+        forwards = self.forwards()
+        if forwards:
+            self.out(f"  ports     {forwards.describe()}")
         return self.states()
 
     def recreate(self, services: Sequence[str]) -> None:
         """Replace the services' containers with new ones (volumes and other services stay)."""
         args = ["up", "--detach", "--wait", "--no-build", "--no-deps", "--force-recreate", *services]
         self.compose.check(self.compose.capture(*args), f"recreating {', '.join(services)}")
+        if self.synced and "app" in services:
+            self.start_sync()
 
     def running(self) -> set[str]:
         """Return the services whose container runs now."""
@@ -175,8 +225,13 @@ class Stack:
     def down(self, volumes: bool = False) -> None:
         """Stop and remove the containers; the data volume too only when asked."""
         self.require_engine()
+        sync.stop(self.settings.root, self.settings.project)
         args = ["down", "--remove-orphans", *(["--volumes"] if volumes else [])]
         self.compose.check(self.compose.stream(*args), "docker compose down")
+        forwards = self.forwards()
+        if forwards:
+            forwards.stop()
+            ssh.close_engine(self.endpoint)
 
     def data_volume(self) -> str | None:
         """Return the database's named volume if it exists on the engine."""
@@ -200,7 +255,11 @@ class Stack:
         stale = self.stale_images() if states else {}
         lines = report.status_lines(self.compose.services(), states, stale)
         lines += [f"  {line}" for line in report.where(*reach.check(states, self.settings))]
-        return [*lines, f"edits     {mounts.describe(self.endpoint, self.settings.root)}"]
+        root = self.settings.root
+        edits = sync.describe(root, self.settings.project) if self.synced else mounts.describe(self.endpoint, root)
+        forwards = self.forwards()
+        ports = [f"ports     {forwards.describe()}"] if forwards and states else []
+        return [*lines, f"edits     {edits}", *ports]
 
     def running_mode(self) -> modes.Mode:
         """Return the mode the app container runs in (normal when unknown)."""
@@ -209,7 +268,9 @@ class Stack:
 
 
 def running_stack(settings: Settings, **kwargs: Any) -> Stack:
-    """Return a Stack in the mode its app container currently runs in."""
+    """Return a Stack in the mode its app container currently runs in, synced if it is."""
     probe = Stack(settings, **kwargs)
-    mode = probe.running_mode()
-    return probe if mode is modes.NORMAL else Stack(settings, mode=mode, **kwargs)
+    app = probe.states().get("app")
+    mode = modes.named(app.mode) if app else modes.NORMAL
+    synced = bool(app and app.synced)
+    return probe if mode is modes.NORMAL and not synced else Stack(settings, mode=mode, synced=synced, **kwargs)

@@ -23,11 +23,13 @@ POLL = 0.05  # seconds between two looks at the services' health, once Compose h
 class Starter:
     """Runs `compose up` for one stack, waits until it is healthy, and explains what went wrong."""
 
-    def __init__(self, compose: Compose, states: States, logs: Callable[[str], str], out: Printer) -> None:
-        self.compose, self.states, self.logs, self.out = compose, states, logs, out
+    def __init__(
+        self, compose: Compose, states: States, logs: Callable[[str], str], out: Printer, after_start: Callable[[], None] | None = None
+    ) -> None:
+        self.compose, self.states, self.logs, self.out, self.after_start = compose, states, logs, out, after_start
 
     def start(self, timeout: float, running_before: set[str], retry: bool = True) -> None:
-        """Start every service and wait until healthy; fail with a diagnosis."""
+        """Start every service (then run after_start: the sync fills a new app's /code) and wait until healthy; fail with a diagnosis."""
         # Not `--wait`: Compose polls health every 500 ms, and the last service is seen healthy
         # sooner here (Compose still orders the start by depends_on and its conditions).
         proc = self.compose.start("up", "--detach", "--no-build", "--remove-orphans")
@@ -38,6 +40,8 @@ class Starter:
             proc.kill()
         output = proc.communicate()[0] or ""
         if proc.returncode == 0:
+            if self.after_start:
+                self.after_start()
             if self._all_ready(self._awaited(order), deadline):
                 return
             output = ""  # Compose did its part: its output would only say "Started"

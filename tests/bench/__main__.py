@@ -5,8 +5,8 @@ edit-to-served for our dev server, Werkzeug's stock reloader, `docker compose wa
 (sync+restart) and the restart floor, with and without a debugger attached; a warm
 `invoke reload` against `docker compose restart app`; idle CPU. Then, on the host's engine and
 on a current one in turn (tests/bench/on_engine.py): a warm `invoke up` against
-`docker compose up --wait`, and `up` and `reload` with nothing changed. Writes
-docs/benchmarks.{md,json,png}.
+`docker compose up --wait`, and `up` and `reload` with nothing changed. Last, the inner loop on a
+remote engine over ssh:// (tests/bench/remote.py). Writes docs/benchmarks.{md,json,png}.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from devloop.stack import Stack
 from tests.support.harness import ROOT, Project, copy_project
 from tests.support.waiting import wait_until
 
-from . import measure, on_engine, report
+from . import measure, on_engine, remote, report
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 UP_RUNS = int(os.environ.get("BENCH_UP_RUNS", "5"))
@@ -165,7 +165,8 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     on_engines = on_engine.measure_each()
     other["up_warm"] = on_engines["host"]["up_warm"]
-    table = report.write(ROOT / "docs", latency, other, cpu, on_engines, report.machine(project), time.perf_counter() - started)
+    on_remote = remote.measure_remote()
+    table = report.write(ROOT / "docs", latency, other, cpu, on_engines, on_remote, report.machine(project), time.perf_counter() - started)
     print(table)
     return 0
 

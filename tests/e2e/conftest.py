@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devloop import engine, modes
+from devloop import engine, modes, ssh
 from devloop.errors import DevloopError
 from tests.support.harness import Project, copy_project
 
@@ -52,6 +52,16 @@ def down(project: Project) -> Project:
     if project.states():
         project.invoke("down")
     return project
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out (not skip) the cases that need an ssh:// engine when the engine is another."""
+    if ssh.is_ssh(engine.endpoint()):
+        return
+    kept = [item for item in items if "remote_only" not in item.keywords]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
 
 
 @pytest.hookimpl(hookwrapper=True)

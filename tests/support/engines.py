@@ -1,9 +1,12 @@
-"""The engines the e2e suite and the benchmark run on: the host's, and a second, current one
-(Debian sid's docker.io, Docker 28) in a container on it (field guide §9).
+"""The engines the e2e suite and the benchmark run on: the host's; a second, current one (Debian
+sid's docker.io, Docker 28) in a container on it (field guide §9); and the same image as a remote
+engine, reached only over ssh:// and seeing none of this machine's files (field guide §11).
 
 The current engine sees the host's files at the same paths only under its work folder (TMPDIR
 for whatever runs against it), and its published ports reach the host only through a pool of
 ports its container publishes (DEVLOOP_TEST_PORTS, which tests/support/net.py hands out).
+The remote engine's ssh client is an `ssh` first on PATH that reads the run's own key, config and
+known_hosts (the docker CLI, Compose and devloop/ssh.py all run `ssh` from PATH).
 `python -m tests.support.engines CMD...` runs a command against each engine side by side.
 """
 
@@ -23,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devloop import engine, host, provision, settings
+from devloop import engine, host, provision, settings, ssh
 
 from .waiting import wait_until
 
@@ -41,6 +44,8 @@ CONTAINER_VAR = "DEVLOOP_TEST_ENGINE_CONTAINER"  # set when the engine runs in a
 OUTER_VAR = "DEVLOOP_TEST_ENGINE_OUTER"  # the engine that container runs on
 PORTS_VAR = "DEVLOOP_TEST_PORTS"  # first-last: the only host ports that reach the engine's stacks
 OWNER_LABEL = "devloop.test-engine.pid"  # the process that started it, so a later run can reap it
+# Engines start side by side: one at a time builds their image, and picks free ports and publishes them.
+_PREPARING, _PUBLISHING = threading.Lock(), threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -86,13 +91,13 @@ def _free_block(size: int) -> int:
     raise RuntimeError(f"no {size} consecutive free ports below 32000")
 
 
-def _move_images(names: Sequence[str], docker_host: str) -> None:
-    """Copy images from the host engine to another one (docker save | docker load)."""
+def _move_images(names: Sequence[str], docker_host: str = "", load: Sequence[str] = ("docker", "load", "--quiet")) -> None:
+    """Copy images from the host engine to another one (docker save | docker load, on that engine or by the given command)."""
     save = subprocess.Popen(["docker", "save", *names], stdout=subprocess.PIPE)
     load = subprocess.run(
-        ["docker", "load", "--quiet"],
+        list(load),
         stdin=save.stdout,
-        env={**os.environ, "DOCKER_HOST": docker_host},
+        env={**os.environ, **({"DOCKER_HOST": docker_host} if docker_host else {})},
         capture_output=True,
         text=True,
         check=False,
@@ -103,26 +108,33 @@ def _move_images(names: Sequence[str], docker_host: str) -> None:
         raise RuntimeError(f"moving {', '.join(names)} failed: {load.stderr.strip()}")
 
 
+def _prepare() -> None:
+    """Reap engines of killed runs and build the engine image (from the sid base, made if missing)."""
+    with _PREPARING:
+        provision.ensure_base(host.Actions(host.Probes()), "sid", print)  # made by `invoke setup` when MySQL is a stand-in
+        reap_orphans()
+        _docker("build", "--quiet", "--build-arg", f"BASE_IMAGE={host.BASES['sid']}", "-t", IMAGE, str(CONTEXT))
+
+
 @contextlib.contextmanager
 def current_engine(work: Path) -> Iterator[Engine]:
     """Start Docker 28 in a container with the project's base images; remove it and its data afterwards."""
-    provision.ensure_base(host.Actions(host.Probes()), "sid", print)  # made by `invoke setup` when MySQL is a stand-in
-    reap_orphans()
-    _docker("build", "--quiet", "--build-arg", f"BASE_IMAGE={host.BASES['sid']}", "-t", IMAGE, str(CONTEXT))
+    _prepare()
     name = f"devloop-engine-{uuid.uuid4().hex[:8]}"
-    api = _free_block(POOL + 1)
-    first, last = api + 1, api + POOL
     work.mkdir(parents=True, exist_ok=True)
-    _docker(
-        "run", "--detach", "--name", name, *POWERS,
-        "--label", f"{OWNER_LABEL}={os.getpid()}",
-        "--volume", f"{name}:/var/lib/docker",
-        "--volume", f"{work}:{work}",
-        "--publish", f"127.0.0.1:{api}:2375",
-        "--publish", f"127.0.0.1:{first}-{last}:{first}-{last}",
-        "--env", f"FORWARD_PORTS={first}:{last}",
-        IMAGE,
-    )  # fmt: skip
+    with _PUBLISHING:
+        api = _free_block(POOL + 1)
+        first, last = api + 1, api + POOL
+        _docker(
+            "run", "--detach", "--name", name, *POWERS,
+            "--label", f"{OWNER_LABEL}={os.getpid()}",
+            "--volume", f"{name}:/var/lib/docker",
+            "--volume", f"{work}:{work}",
+            "--publish", f"127.0.0.1:{api}:2375",
+            "--publish", f"127.0.0.1:{first}-{last}:{first}-{last}",
+            "--env", f"FORWARD_PORTS={first}:{last}",
+            IMAGE,
+        )  # fmt: skip
     docker_host = f"tcp://127.0.0.1:{api}"
     try:
         import docker
@@ -133,7 +145,7 @@ def current_engine(work: Path) -> Iterator[Engine]:
             return ""
 
         version = wait_until(answers, timeout=60, interval=0.2, what=f"the engine in {name} answering")
-        _move_images(list(settings.load(ROOT, environ={}).images.values()), docker_host)
+        _move_images(list(settings.load(ROOT, environ={}).images.values()), docker_host=docker_host)
         yield Engine(
             "current",
             version,
@@ -150,12 +162,77 @@ def current_engine(work: Path) -> Iterator[Engine]:
         subprocess.run(["docker", "volume", "rm", name], capture_output=True, check=False)
 
 
-NAMES = ("host", "current")
+def _ssh_client(folder: Path, port: int, host_key: str) -> Path:
+    """Write a known_hosts entry, and an `ssh` that uses it and the folder's key; return the folder for PATH."""
+    key = folder / "id_ed25519"  # made before the engine started: it lets that key in
+    (folder / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key}\n")
+    config = folder / "ssh_config"
+    config.write_text(
+        f"Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {folder / 'known_hosts'}\n  LogLevel ERROR\n"
+    )
+    bin_dir = folder / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    wrapper = bin_dir / "ssh"
+    # The docker CLI, Compose and devloop/ssh.py all run `ssh` from PATH: this one reads the test's config.
+    wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("ssh")} -F {config} "$@"\n')
+    wrapper.chmod(0o755)
+    return bin_dir
+
+
+@contextlib.contextmanager
+def remote_engine(work: Path) -> Iterator[Engine]:
+    """Start Docker 28 in a container reached only over ssh:// (field guide §11); it sees none of this machine's files."""
+    _prepare()
+    name = f"devloop-remote-{uuid.uuid4().hex[:8]}"
+    folder = work / f"ssh-{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "id_ed25519")], check=True)
+    with _PUBLISHING:
+        port = _free_block(1)
+        _docker(
+            "run", "--detach", "--name", name, *POWERS,
+            "--label", f"{OWNER_LABEL}={os.getpid()}",
+            "--volume", f"{name}:/var/lib/docker",
+            "--publish", f"127.0.0.1:{port}:22",
+            "--env", f"AUTHORIZED_KEY={(folder / 'id_ed25519.pub').read_text().strip()}",
+            IMAGE,
+        )  # fmt: skip
+    docker_host = f"ssh://root@127.0.0.1:{port}"
+    try:
+        inside = ["docker", "exec", name]
+        wait_until(lambda: subprocess.run([*inside, "docker", "version"], capture_output=True).returncode == 0, 60, 0.2, "dockerd")
+        host_key = _docker("exec", name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
+        bin_dir = _ssh_client(folder, port, " ".join(host_key))
+        images = list(settings.load(ROOT, environ={}).images.values())
+        _move_images(images, load=["docker", "exec", "-i", name, "docker", "load", "--quiet"])
+        version = _docker("exec", name, "docker", "version", "--format", "{{.Server.Version}}").strip()
+        yield Engine(
+            "remote",
+            version,
+            {
+                "DOCKER_HOST": docker_host,
+                "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                "PYTEST_ADDOPTS": "-m 'remote or remote_only'",  # the inner loop: the rest is the same code on the same engine
+                CONTAINER_VAR: name,
+                OUTER_VAR: engine.endpoint(),
+            },
+        )
+    finally:
+        ssh.close_engine(docker_host)  # the connection the suite's tasks shared
+        subprocess.run(["docker", "rm", "--force", "--volumes", name], capture_output=True, check=False)
+        subprocess.run(["docker", "volume", "rm", name], capture_output=True, check=False)
+
+
+NAMES = ("host", "current", "remote")
 
 
 def context(name: str, work: Path) -> contextlib.AbstractContextManager[Engine]:
     """Return what gives the named engine while it is used (work: the current engine's shared folder)."""
-    return current_engine(work) if name == "current" else contextlib.nullcontext(host_engine())
+    if name == "current":
+        return current_engine(work)
+    if name == "remote":
+        return remote_engine(work)
+    return contextlib.nullcontext(host_engine())
 
 
 def reap_orphans() -> list[str]:
@@ -256,11 +333,11 @@ def run_on_each(command: Sequence[str], names: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str]) -> int:
-    """`python -m tests.support.engines CMD...`: CMD on every engine (E2E_ENGINES=host,current chooses)."""
+    """`python -m tests.support.engines CMD...`: CMD on every engine (E2E_ENGINES=host,current,remote chooses)."""
     if not argv:
         print(main.__doc__, file=sys.stderr)
         return 2
-    names = [n.strip() for n in os.environ.get("E2E_ENGINES", "host,current").split(",") if n.strip()]
+    names = [n.strip() for n in os.environ.get("E2E_ENGINES", ",".join(NAMES)).split(",") if n.strip()]
     return run_on_each(argv, names)
 
 

@@ -12,13 +12,16 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devloop import engine, modes, settings
 from devloop.compose import Compose
 
 from . import http
 from .net import free_port
+
+if TYPE_CHECKING:
+    import docker
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_FILES = (".env",)  # machine-local, git-ignored, but what a user's checkout has
@@ -40,7 +43,11 @@ class Project:
         self.name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.ports = {"APP_PORT": free_port(), "WEB_PORT": free_port(), "DEBUG_PORT": free_port()}
         self.env = {"COMPOSE_PROJECT_NAME": self.name, **{k: str(v) for k, v in self.ports.items()}}
-        self.client = engine.connect()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine, connected anew each time (`invoke down` closes an ssh:// engine's connection; this opens it again)."""
+        return engine.connect()
 
     def invoke(
         self, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 600

@@ -85,6 +85,9 @@ class FakeProbes(host.Probes):
     def engine_sees(self, folder: Path, token: str, image: str) -> bool | None:
         return self.m.sees  # type: ignore[return-value]
 
+    def app_synced(self, project: str) -> bool:
+        return False  # sync mode's doctor line: tests/e2e/test_sync.py on the remote engine
+
     def edit_arrival(self, project: str, folder: Path) -> tuple[str, float] | str:
         return self.m.arrival  # type: ignore[return-value]
 
@@ -278,7 +281,7 @@ def test_doctor_names_password_files_the_running_database_rejects(project: Path)
         (True, ("inotify", 0.031), "ok       edits: a save under app/src reached the dev server in 31 ms (bind mount of app/src"),
         (True, "the app is not running", "ok       edits: bind mount of app/src, which the engine sees; a save was not timed: the app"),
         (True, "", "problem  edits: the engine sees app/src, but a save there did not reach the running dev server within 5 s"),
-        (False, "", "problem  edits: the engine at ssh://me@bigbox does not see this machine's "),
+        (False, "", "ok       edits: the engine at ssh://me@bigbox does not see this machine's app/src: `invoke up` syncs it"),
         (None, "the app is not running", "warning  edits: not checked: python:3.12-slim is not on the engine yet"),
     ],
 )
