@@ -39,6 +39,7 @@ OPTIONS = (
 )
 READY_TIMEOUT = 20.0
 HOST_KEY_HINT = "connect once with `{command}` to check and accept its host key"
+KEY_HINT = "this ssh cannot prompt: load your key into the agent (`ssh-add`), and check that `{command}` logs in"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def failure(target: Target, output: str) -> DevloopError:
     said = lines[-1] if lines else "it exited without a word"
     if any("host key" in line.lower() or "host identification" in line.lower() for line in lines):
         return DevloopError(f"ssh to {target.url} failed: {said} ({HOST_KEY_HINT.format(command=target.command)})")
+    if "Permission denied" in said:
+        return DevloopError(f"ssh to {target.url} failed: {said} ({KEY_HINT.format(command=target.command)})")
     return DevloopError(f"ssh to {target.url} failed: {said}")
 
 

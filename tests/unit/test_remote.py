@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from devloop import carry, fingerprints, ssh, sync
+from devloop import carry, fingerprints, healing, reach, ssh, sync
+from devloop.engine import Binding
 from devloop.errors import DevloopError
 from tests.support.harness import ROOT, checkout_files
 
@@ -46,7 +47,40 @@ def test_ssh_failures_keep_ssh_s_own_last_line_and_say_how_to_accept_a_host_key(
     unknown = ssh.failure(target, said)
     assert str(unknown).startswith("ssh to ssh://me@bigbox:2222 failed: Host key verification failed. (connect once")
     assert str(unknown).endswith("(connect once with `ssh -p 2222 me@bigbox` to check and accept its host key)")
+    denied = ssh.failure(target, "me@bigbox: Permission denied (publickey).\n")
+    assert str(denied).endswith(
+        "(publickey). (this ssh cannot prompt: load your key into the agent (`ssh-add`), and check that `ssh -p 2222 me@bigbox` logs in)"
+    )
     assert "ssh to ssh://me@bigbox:2222 failed: " in str(ssh.failure(target, ""))
+
+
+class TcpStack:
+    """What repair_ports needs of a stack on a tcp:// engine whose ports never answer from here."""
+
+    endpoint = "tcp://bigbox:2375"
+    settings = mode = None
+    recreated: list[str]
+
+    def out(self, line: str) -> None:
+        pass
+
+    def recreate(self, services: list[str]) -> None:
+        self.recreated = services
+
+    def states(self) -> dict:
+        return {}
+
+
+def test_on_a_tcp_engine_ports_that_never_answer_here_say_to_use_ssh(monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = reach.Reach("app", Binding("127.0.0.1", 5000, 5000), "http", "no HTTP answer (connection refused)")
+    monkeypatch.setattr(reach, "check", lambda states, settings: ([dead], {}))
+    stack = TcpStack()
+    stack.mode = type("Mode", (), {"debugger": False})()
+    with pytest.raises(DevloopError) as raised:
+        healing.repair_ports(stack, [dead], {})  # type: ignore[arg-type]
+    assert stack.recreated == ["app"]
+    assert str(raised.value).startswith("app: 127.0.0.1:5000 does not answer from this machine: the engine at tcp://bigbox:2375 publishes")
+    assert "DOCKER_HOST=ssh://user@host" in str(raised.value)
 
 
 @pytest.fixture
