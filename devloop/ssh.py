@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import processes
 from .errors import DevloopError
 
 try:
@@ -117,22 +117,14 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _alive(pid: int | None) -> bool:
-    """Whether a process of ours runs with that pid."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+def _alive(pid: object) -> bool:
+    """Whether one of our background ssh processes runs with that pid."""
+    return processes.alive(pid, "ssh")
 
 
-def _stop(pid: int | None) -> None:
+def _stop(pid: object) -> None:
     """End a background ssh, if it runs."""
-    if _alive(pid):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)  # type: ignore[arg-type]
+    processes.terminate(pid, "ssh")
 
 
 def _start(target: Target, forwards: Iterable[str], log: Path, ready: Callable[[], bool]) -> int:

@@ -11,7 +11,6 @@ dropped connection it copies again. Its state ("copying", "in sync", "reconnecti
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -24,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import fingerprints
+from . import fingerprints, processes
 from .errors import DevloopError
 from .settings import SOURCE_MARKER
 
@@ -35,6 +34,7 @@ TARGET = "/code"
 READY_TIMEOUT = 120.0
 ALWAYS_SENT = (".devloop-probe",)  # the doctor's probe: ignored by builds, but it must arrive
 IN_SYNC = "in sync"
+MODULE = "devloop.sync"  # what its command line says: `python -m devloop.sync ...`
 PATH = "sync of app/src through the Engine API"  # how `status` and `doctor` name this way of carrying edits
 
 
@@ -63,14 +63,7 @@ def _write_state(root: Path, project: str, **fields: Any) -> None:
 def running(root: Path, project: str) -> dict[str, Any]:
     """Return the state of a syncer whose process is alive ({} when none is)."""
     state = read_state(root, project)
-    pid = state.get("pid")
-    if not pid:
-        return {}
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return {}
-    return state
+    return state if processes.alive(state.get("pid"), MODULE) else {}
 
 
 class Tree:
@@ -176,12 +169,19 @@ def run(root: Path, project: str, container_id: str, folder: Path, uid: int) -> 
     while True:
         try:
             syncer = Syncer(engine.connect().containers.get(container_id), folder, uid)
-            syncer.full()
-            _write_state(root, project, state=IN_SYNC)
-            # step: yield after 5 ms without a new change; debounce: at most 100 ms of grouping.
-            for changes in watchfiles.watch(folder, step=5, debounce=100, raise_interrupt=False):
-                _write_state(root, project, state="copying")
-                syncer.apply(path for _, path in changes)
+            copied = False
+            # The full copy waits for the watch's first (empty) yield: by then it watches, so a save
+            # made during the copy is sent after it, never lost. step: yield after 5 ms without a new
+            # change; debounce: group at most 100 ms; an idle watch yields every 200 ms.
+            for changes in watchfiles.watch(folder, step=5, debounce=100, rust_timeout=200, yield_on_timeout=True, raise_interrupt=False):
+                if not copied:
+                    syncer.full()
+                    copied = True
+                elif not changes:
+                    continue
+                else:
+                    _write_state(root, project, state="copying")
+                    syncer.apply(path for _, path in changes)
                 _write_state(root, project, state=IN_SYNC)
             return
         except Exception as exc:  # an engine gone or a container replaced: say so, copy again
@@ -199,22 +199,33 @@ def start(root: Path, project: str, container_id: str, uid: int, timeout: float 
     from .waiting import wait_until
 
     state = running(root, project)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path = root / fingerprints.STATE_DIR / f"sync-{project}.log"
     if state.get("container") != container_id:
         stop(root, project)
         folder = source_folder(root)
         if folder is None:
             raise DevloopError("sync mode: no bind-mounted source folder found in docker-compose.yml")
-        log = (root / fingerprints.STATE_DIR / f"sync-{project}.log").open("a", encoding="utf-8")
         _write_state(root, project, pid=None, container=container_id, state="starting")
-        subprocess.Popen(
-            [sys.executable, "-m", "devloop.sync", str(root), project, container_id, str(folder), str(uid)],
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # outlives the task that started it; `down` stops it
-        )
-    if not wait_until(lambda: read_state(root, project).get("state") == IN_SYNC, timeout, interval=0.05):
+        with log_path.open("a", encoding="utf-8") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", MODULE, str(root), project, container_id, str(folder), str(uid)],
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # outlives the task that started it; `down` stops it
+            )
+
+    def in_sync() -> bool:
+        if read_state(root, project).get("state") == IN_SYNC:
+            return True
+        if proc is not None and proc.poll() is not None:
+            said = (log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines() or ["no output"])[-1]
+            raise DevloopError(f"the sync of app/src into the app ended at once: {said} (all of it: {log_path})")
+        return False
+
+    if not wait_until(in_sync, timeout, interval=0.05):
         raise DevloopError(f"sync of app/src into the app did not finish in {timeout:.0f}s: {read_state(root, project).get('state')}")
 
 
@@ -228,11 +239,9 @@ def describe(root: Path, project: str) -> str:
 
 def stop(root: Path, project: str) -> None:
     """Stop the project's syncer, if one runs."""
-    state = running(root, project)
+    state = read_state(root, project)
+    processes.terminate(state.get("pid"), MODULE)
     if state:
-        with contextlib.suppress(OSError):
-            os.kill(state["pid"], signal.SIGTERM)
-    if read_state(root, project):
         _write_state(root, project, pid=None, state="stopped")
 
 

@@ -1,6 +1,7 @@
 """Starting and no-op runs on one engine: warm `invoke up` against `docker compose up --wait`,
 `invoke up` and `invoke reload` with nothing changed. `python -m tests.bench.on_engine OUT.json`
-measures the engine DOCKER_HOST names; `measure_each` runs it on the host's and the current one.
+measures the engine DOCKER_HOST names; `measure_each` runs it on the host's and the current one
+(tests/bench/remote.py measures the inner loop on the remote one).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def runs(runs: int = RUNS) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def measure_each(names: tuple[str, ...] = engines.NAMES) -> dict[str, dict[str, Any]]:
+def measure_each(names: tuple[str, ...] = ("host", "current")) -> dict[str, dict[str, Any]]:
     """Run the measurements on each engine in turn (never side by side); return samples by engine name."""
     found: dict[str, dict[str, Any]] = {}
     work = Path(tempfile.mkdtemp(prefix="devloop-engine-", dir="/tmp"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from devloop import carry, fingerprints, healing, reach, ssh, sync
+from devloop import carry, fingerprints, healing, processes, reach, ssh, sync
 from devloop.engine import Binding
 from devloop.errors import DevloopError
 from tests.support.harness import ROOT, checkout_files
@@ -168,3 +168,10 @@ def test_the_sync_sends_sources_owned_by_the_app_user_and_leaves_out_what_docker
     with tarfile.open(fileobj=io.BytesIO(sync.pack(src, ["blog/views.py"], 10001))) as tar:
         members = {m.name: (m.uid, m.gid, m.isdir()) for m in tar.getmembers()}
     assert members == {"blog": (10001, 10001, True), "blog/views.py": (10001, 10001, False)}
+
+
+def test_a_background_process_is_ours_only_while_its_pid_runs_the_same_program() -> None:
+    assert processes.alive(os.getpid(), "pytest")
+    assert not processes.alive(os.getpid(), "devloop.sync")  # a pid reused by another program
+    assert not processes.alive(None, "ssh") and not processes.alive(0, "ssh")
+    processes.terminate(os.getpid(), "devloop.sync")  # not ours: left alone (this test would end here otherwise)
