@@ -133,16 +133,17 @@ class Syncer:
         if relatives:
             self.container.exec_run(["rm", "-rf", "--", *(f"{TARGET}/{r}" for r in relatives)], user="0")
 
-    def full(self) -> None:
-        """Make the container's copy equal to the host's: remove what only it has, send everything."""
+    def full(self) -> int:
+        """Make the container's copy equal to the host's: remove what only it has, send everything; return the files sent."""
         listed = self.container.exec_run(["find", TARGET, "-mindepth", "1", "-type", "f", "-printf", "%P\\n"], user="0")
         there = {line for line in listed.output.decode(errors="replace").splitlines() if line}
         here = self.tree.files()
         self.remove(sorted(r for r in there - set(here) if not self.tree.skipped(r)))
         self.push(here)
+        return len(here)
 
-    def apply(self, paths: Iterable[str]) -> None:
-        """Send what exists of these changed paths, delete what does not."""
+    def apply(self, paths: Iterable[str]) -> tuple[int, int]:
+        """Send what exists of these changed paths, delete what does not; return how many of each."""
         sent, gone = [], []
         for path in sorted(set(paths)):
             relative = Path(path).relative_to(self.tree.folder).as_posix()
@@ -157,6 +158,12 @@ class Syncer:
                 gone.append(relative)
         self.remove(gone)
         self.push(sorted(set(sent)))
+        return len(set(sent)), len(gone)
+
+
+def _say(line: str) -> None:
+    """Write a line to the syncer's log (`tail -f .devloop/sync-PROJECT.log` to watch it work)."""
+    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
 
 def run(root: Path, project: str, container_id: str, folder: Path, uid: int) -> None:
@@ -174,14 +181,16 @@ def run(root: Path, project: str, container_id: str, folder: Path, uid: int) -> 
             # made during the copy is sent after it, never lost. step: yield after 5 ms without a new
             # change; debounce: group at most 100 ms; an idle watch yields every 200 ms.
             for changes in watchfiles.watch(folder, step=5, debounce=100, rust_timeout=200, yield_on_timeout=True, raise_interrupt=False):
+                started = time.monotonic()
                 if not copied:
-                    syncer.full()
+                    _say(f"copied all of {folder} into {container_id[:12]}:{TARGET}: {syncer.full()} files")
                     copied = True
                 elif not changes:
                     continue
                 else:
                     _write_state(root, project, state="copying")
-                    syncer.apply(path for _, path in changes)
+                    sent, gone = syncer.apply(path for _, path in changes)
+                    _say(f"sent {sent} file(s), removed {gone} path(s) in {(time.monotonic() - started) * 1000:.0f} ms")
                 _write_state(root, project, state=IN_SYNC)
             return
         except Exception as exc:  # an engine gone or a container replaced: say so, copy again
@@ -189,6 +198,7 @@ def run(root: Path, project: str, container_id: str, folder: Path, uid: int) -> 
             if "No such container" in said:
                 _write_state(root, project, state=f"stopped: the app container is gone ({said})", pid=None)
                 return
+            _say(f"reconnecting: {said}")
             _write_state(root, project, state=f"reconnecting: {said}")
             time.sleep(1)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -100,6 +101,8 @@ def test_a_burst_of_100_saves_leaves_code_equal_to_app_src(synced: Project) -> N
     wait_until(lambda: sync.read_state(project.root, project.name).get("state") == sync.IN_SYNC, timeout=10, what="in sync")
     wait_until(lambda: code_listing(project) == host_listing(project), timeout=10, interval=0.2, what="/code equal to app/src")
     assert code_listing(project)["blog/burst.py"] == hashlib.md5(b"N = 99\n").hexdigest()
+    log = (project.root / f".devloop/sync-{project.name}.log").read_text()
+    assert re.search(r"copied all of .* files\n", log) and re.search(r"sent \d+ file\(s\), removed \d+ path\(s\) in \d+ ms", log), log
 
 
 def test_doctor_times_a_save_through_the_sync_and_down_stops_it(synced: Project) -> None:
