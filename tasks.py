@@ -15,6 +15,7 @@ from invoke import Context, Exit, task
 
 from devloop import changes, checks, host, lock, modes, provision, rekey
 from devloop import settings as config
+from devloop import sync as syncing
 from devloop import vscode as launch
 from devloop.errors import DevloopError, one_line_errors
 from devloop.stack import Stack, running_stack
@@ -176,6 +177,18 @@ def status(c: Context) -> None:
     """Show each service: state, health, ports, mode, image freshness."""
     for line in running_stack(_settings(c)).status():
         print(line)
+
+
+@task(name="sync", help={"follow": "then print each change the sync sends, until Ctrl-C"})
+@one_line_errors
+def sync_(c: Context, follow: bool = False) -> None:
+    """Say how the sync of app/src into the app is (sync mode: an engine that does not see app/src)."""
+    settings = _settings(c)
+    if not syncing.read_state(settings.root, settings.project):
+        raise DevloopError("this stack has never synced app/src: `invoke status` says how edits reach it")
+    print(f"edits     {syncing.describe(settings.root, settings.project)}")
+    if follow:
+        syncing.follow(settings.root, settings.project, print)
 
 
 @task(help={"service": "the service to open a shell in (default: app)"})

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,11 @@ PATH = "sync of app/src through the Engine API"  # how `status` and `doctor` nam
 def state_path(root: Path, project: str) -> Path:
     """Where the syncer of a project keeps its state."""
     return root / fingerprints.STATE_DIR / f"sync-{project}.json"
+
+
+def log_path(root: Path, project: str) -> Path:
+    """Where the syncer of a project writes a line per change it sends."""
+    return root / fingerprints.STATE_DIR / f"sync-{project}.log"
 
 
 def read_state(root: Path, project: str) -> dict[str, Any]:
@@ -172,7 +177,13 @@ def run(root: Path, project: str, container_id: str, folder: Path, uid: int) -> 
 
     from . import engine
 
-    _write_state(root, project, pid=os.getpid(), container=container_id, state="copying")
+    def report(**fields: Any) -> None:
+        # Only while the state is this syncer's: one stopped for a new container must not overwrite its successor's.
+        if read_state(root, project).get("container") != container_id:
+            sys.exit(0)
+        _write_state(root, project, **fields)
+
+    report(pid=os.getpid(), state="copying")
     while True:
         try:
             syncer = Syncer(engine.connect().containers.get(container_id), folder, uid)
@@ -188,18 +199,18 @@ def run(root: Path, project: str, container_id: str, folder: Path, uid: int) -> 
                 elif not changes:
                     continue
                 else:
-                    _write_state(root, project, state="copying")
+                    report(state="copying")
                     sent, gone = syncer.apply(path for _, path in changes)
                     _say(f"sent {sent} file(s), removed {gone} path(s) in {(time.monotonic() - started) * 1000:.0f} ms")
-                _write_state(root, project, state=IN_SYNC)
+                report(state=IN_SYNC)
             return
         except Exception as exc:  # an engine gone or a container replaced: say so, copy again
             said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if "No such container" in said:
-                _write_state(root, project, state=f"stopped: the app container is gone ({said})", pid=None)
+                report(state=f"stopped: the app container is gone ({said})", pid=None)
                 return
             _say(f"reconnecting: {said}")
-            _write_state(root, project, state=f"reconnecting: {said}")
+            report(state=f"reconnecting: {said}")
             time.sleep(1)
 
 
@@ -210,20 +221,20 @@ def start(root: Path, project: str, container_id: str, uid: int, timeout: float 
 
     state = running(root, project)
     proc: subprocess.Popen[bytes] | None = None
-    log_path = root / fingerprints.STATE_DIR / f"sync-{project}.log"
+    log = log_path(root, project)
     if state.get("container") != container_id:
         stop(root, project)
         folder = source_folder(root)
         if folder is None:
             raise DevloopError("sync mode: no bind-mounted source folder found in docker-compose.yml")
         _write_state(root, project, pid=None, container=container_id, state="starting")
-        with log_path.open("a", encoding="utf-8") as log:
+        with log.open("a", encoding="utf-8") as output:
             proc = subprocess.Popen(
                 [sys.executable, "-m", MODULE, str(root), project, container_id, str(folder), str(uid)],
                 cwd=root,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
+                stdout=output,
+                stderr=output,
                 start_new_session=True,  # outlives the task that started it; `down` stops it
             )
 
@@ -231,8 +242,8 @@ def start(root: Path, project: str, container_id: str, uid: int, timeout: float 
         if read_state(root, project).get("state") == IN_SYNC:
             return True
         if proc is not None and proc.poll() is not None:
-            said = (log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines() or ["no output"])[-1]
-            raise DevloopError(f"the sync of app/src into the app ended at once: {said} (all of it: {log_path})")
+            said = (log.read_text(encoding="utf-8", errors="replace").strip().splitlines() or ["no output"])[-1]
+            raise DevloopError(f"the sync of app/src into the app ended at once: {said} (all of it: {log})")
         return False
 
     if not wait_until(in_sync, timeout, interval=0.05):
@@ -245,6 +256,23 @@ def describe(root: Path, project: str) -> str:
     if not state:
         return f"{PATH}: NOT RUNNING (`invoke up` starts it)"
     return f"{PATH}: {state.get('state')} (pid {state['pid']})"
+
+
+def follow(root: Path, project: str, out: Callable[[str], None]) -> None:
+    """Print each line the syncer logs from now on, until it stops (or Ctrl-C)."""
+    path = log_path(root, project)
+    path.touch()
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        lines.seek(0, io.SEEK_END)
+        while True:
+            line = lines.readline()
+            if line:
+                out(line.rstrip("\n"))
+            elif not running(root, project):
+                out(describe(root, project))
+                return
+            else:
+                time.sleep(0.1)
 
 
 def stop(root: Path, project: str) -> None:

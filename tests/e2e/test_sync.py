@@ -10,6 +10,8 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +105,31 @@ def test_a_burst_of_100_saves_leaves_code_equal_to_app_src(synced: Project) -> N
     assert code_listing(project)["blog/burst.py"] == hashlib.md5(b"N = 99\n").hexdigest()
     log = (project.root / f".devloop/sync-{project.name}.log").read_text()
     assert re.search(r"copied all of .* files\n", log) and re.search(r"sent \d+ file\(s\), removed \d+ path\(s\) in \d+ ms", log), log
+
+
+def test_invoke_sync_says_its_state_and_follows_each_change_it_sends(synced: Project) -> None:
+    project = synced
+    assert project.invoke("sync").stdout.startswith("edits     sync of app/src through the Engine API: in sync (pid ")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "sync", "--follow"],
+        cwd=project.root,
+        env={**os.environ, **project.env},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watcher.stdout is not None and "in sync" in watcher.stdout.readline()
+        (project.root / "app/src/blog/followed.py").write_text("X = 1\n")
+        line = watcher.stdout.readline()  # blocks until the syncer logs the change (the test's timeout bounds it)
+        assert re.search(r"sent 1 file\(s\), removed 0 path\(s\) in \d+ ms", line), line
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
+        (project.root / "app/src/blog/followed.py").unlink()
+    elsewhere = copy_project(project.root.parent / "never-synced", prefix="never")
+    refused = elsewhere.invoke("sync", check=False)
+    assert refused.returncode == 1, refused
+    assert refused.stderr.strip() == "error: this stack has never synced app/src: `invoke status` says how edits reach it"
 
 
 def test_doctor_times_a_save_through_the_sync_and_down_stops_it(synced: Project) -> None:
