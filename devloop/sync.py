@@ -1,12 +1,13 @@
 """Sync mode: app/src copied into the app container through the Engine API, for an engine that
 does not see this machine's files (a bind mount there would be an empty folder).
 
-`up` starts `python -m devloop.sync ROOT PROJECT CONTAINER UID` in the background and `down` stops
-it. It makes a full copy (and removes what the container has that the host does not), then sends
-every change watchfiles reports: saves, new files and folders, deletions, renames. Files are owned
-by the app's user; what app/.dockerignore excludes (caches, editor droppings) stays out. After a
-dropped connection it copies again. Its state ("copying", "in sync", "reconnecting: ...") is in
-.devloop/sync-PROJECT.json, which `up`, `status` and `doctor` read.
+`up` starts `python -m devloop.sync ROOT PROJECT CONTAINER FOLDER UID` in the background and `down`
+stops it. It makes a full copy (and removes what the container has that the host does not), then
+sends every change watchfiles reports: saves, new files and folders, deletions, renames. Files are
+owned by the app's user; what app/.dockerignore excludes (caches, editor droppings) stays out.
+After a dropped connection it copies again. Its state ("copying", "in sync", "reconnecting: ...")
+is in .devloop/sync-PROJECT.json, which `up`, `status`, `doctor` and `invoke sync` read; its log,
+a line per change sent, in .devloop/sync-PROJECT.log.
 """
 
 from __future__ import annotations
