@@ -166,7 +166,8 @@ def main() -> int:
     on_engines = on_engine.measure_each()
     other["up_warm"] = on_engines["host"]["up_warm"]
     on_remote = remote.measure_remote()
-    table = report.write(ROOT / "docs", latency, other, cpu, on_engines, on_remote, report.machine(project), time.perf_counter() - started)
+    results = report.Results(latency, other, cpu, on_engines, on_remote)
+    table = report.write(ROOT / "docs", results, report.machine(project), time.perf_counter() - started)
     print(table)
     return 0
 

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import statistics
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +89,20 @@ def remote_rows(samples: dict[str, Any]) -> list[str]:
     ]
 
 
-def table(
-    latency: dict[str, list[float]],
-    other: dict[str, dict[str, list[float]]],
-    cpu: dict[str, float],
-    on_engines: dict[str, dict[str, Any]],
-    on_remote: dict[str, Any],
-) -> str:
+@dataclass(frozen=True)
+class Results:
+    """Every sample of one run: latency by variant, commands, idle CPU, each engine, the remote engine."""
+
+    latency: dict[str, list[float]]
+    other: dict[str, dict[str, list[float]]]
+    cpu: dict[str, float]
+    on_engines: dict[str, dict[str, Any]]
+    on_remote: dict[str, Any]
+
+
+def table(results: Results) -> str:
     """Render the results as Markdown tables."""
+    latency, other, cpu, on_engines, on_remote = astuple(results)
     refs = {
         "stock": statistics.median(latency["stock"]),
         "compose_watch": statistics.median(latency["compose_watch"]),
@@ -179,14 +186,9 @@ def plot(latency: dict[str, list[float]], path: Path) -> None:
     plt.close(fig)
 
 
-def medians(
-    latency: dict[str, list[float]],
-    other: dict[str, dict[str, list[float]]],
-    cpu: dict[str, float],
-    on_engines: dict[str, dict[str, Any]],
-    on_remote: dict[str, Any],
-) -> dict[str, Any]:
+def medians(results: Results) -> dict[str, Any]:
     """The medians, in seconds (CPU in %), in the documented shape."""
+    latency, other, cpu, on_engines, on_remote = astuple(results)
 
     def med(samples: list[float]) -> float:
         return round(statistics.median(samples), 4)
@@ -201,21 +203,12 @@ def medians(
     }
 
 
-def write(
-    docs: Path,
-    latency: dict[str, list[float]],
-    other: dict[str, dict[str, list[float]]],
-    cpu: dict[str, float],
-    on_engines: dict[str, dict[str, Any]],
-    on_remote: dict[str, Any],
-    host: dict[str, str],
-    seconds: float,
-) -> str:
+def write(docs: Path, results: Results, host: dict[str, str], seconds: float) -> str:
     """Write docs/benchmarks.md, .json and .png; return the table."""
     docs.mkdir(exist_ok=True)
-    rendered = table(latency, other, cpu, on_engines, on_remote)
-    plot(latency, docs / "benchmarks.png")
-    (docs / "benchmarks.json").write_text(json.dumps(medians(latency, other, cpu, on_engines, on_remote), indent=2) + "\n")
+    rendered = table(results)
+    plot(results.latency, docs / "benchmarks.png")
+    (docs / "benchmarks.json").write_text(json.dumps(medians(results), indent=2) + "\n")
     machine_lines = "\n".join(f"- {key}: {value}" for key, value in host.items())
     (docs / "benchmarks.md").write_text(
         "# Benchmarks of the inner loop\n\n"
