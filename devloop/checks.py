@@ -47,8 +47,8 @@ def debian_family(probes: Probes) -> bool:
 
 def why_not_managed(probes: Probes, engine_error: str = "") -> str:
     """Return why setup may not install or start an engine here ("" when it may)."""
-    if engine.DENIED in engine_error:
-        return engine_error
+    if engine.DENIED in engine_error or engine_error.startswith("ssh to "):
+        return engine_error  # its own words say what to do: setup cannot install an engine behind either
     chosen = custom_endpoint(probes)
     if chosen:
         return f"{chosen} is set and does not answer; start that engine, or unset it to use a local one"

@@ -27,13 +27,18 @@ TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 ROUTED_VAR = "DEVLOOP_ENGINE_VIA"  # "<local socket> <ssh:// address>" once DOCKER_HOST was routed through ssh.py
 
 
-def endpoint(cli: Cli | None = None) -> str:
-    """Return the engine address the docker CLI would use (DOCKER_HOST, else the context)."""
+def docker_host() -> str:
+    """Return DOCKER_HOST as the user set it ("" when unset): the ssh:// address, not the socket it was routed to."""
     local, _, remote = os.environ.get(ROUTED_VAR, "").partition(" ")
     if local and os.environ.get("DOCKER_HOST") == local:
         return remote
-    if os.environ.get("DOCKER_HOST"):
-        return os.environ["DOCKER_HOST"]
+    return os.environ.get("DOCKER_HOST", "")
+
+
+def endpoint(cli: Cli | None = None) -> str:
+    """Return the engine address the docker CLI would use (DOCKER_HOST, else the context)."""
+    if docker_host():
+        return docker_host()
     found = (cli or Cli()).capture(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], timeout=10)
     return (found.stdout.strip() if found.ok else "") or DEFAULT_HOST
 

@@ -41,7 +41,7 @@ class Probes:
 
     def docker_host(self) -> str:
         """The DOCKER_HOST variable ("" when unset)."""
-        return os.environ.get("DOCKER_HOST", "")
+        return engine.docker_host()
 
     def docker_context(self) -> str:
         """The docker CLI's current context."""

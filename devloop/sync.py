@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 TARGET = "/code"
 READY_TIMEOUT = 120.0
+HEARTBEAT = 5.0  # seconds an idle sync waits before it checks that the engine and the container are there
 ALWAYS_SENT = (".devloop-probe",)  # the doctor's probe: ignored by builds, but it must arrive
 IN_SYNC = "in sync"
 MODULE = "devloop.sync"  # what its command line says: `python -m devloop.sync ...`
@@ -192,18 +194,23 @@ def run(root: Path, project: str, container_id: str, folder: Path, uid: int) -> 
             # The full copy waits for the watch's first (empty) yield: by then it watches, so a save
             # made during the copy is sent after it, never lost. step: yield after 5 ms without a new
             # change; debounce: group at most 100 ms; an idle watch yields every 200 ms.
+            heard = time.monotonic()  # the engine's last answer: an idle sync asks now and then, so a lost engine shows
             for changes in watchfiles.watch(folder, step=5, debounce=100, rust_timeout=200, yield_on_timeout=True, raise_interrupt=False):
                 started = time.monotonic()
                 if not copied:
                     _say(f"copied all of {folder} into {container_id[:12]}:{TARGET}: {syncer.full()} files")
                     copied = True
                 elif not changes:
+                    if started - heard > HEARTBEAT:
+                        syncer.container.reload()  # fails like a copy would: engine gone, container gone
+                        heard = started
                     continue
                 else:
                     report(state="copying")
                     sent, gone = syncer.apply(path for _, path in changes)
                     _say(f"sent {sent} file(s), removed {gone} path(s) in {(time.monotonic() - started) * 1000:.0f} ms")
                 report(state=IN_SYNC)
+                heard = time.monotonic()
             return
         except Exception as exc:  # an engine gone or a container replaced: say so, copy again
             said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -284,7 +291,15 @@ def stop(root: Path, project: str) -> None:
         _write_state(root, project, pid=None, state="stopped")
 
 
+def _stopped(*_: object) -> None:
+    """End on SIGTERM (`down`, or a new container's syncer), saying so in the log."""
+    _say("stopped")
+    sys.exit(0)
+
+
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # watchfiles reports our SIGTERM as a caught KeyboardInterrupt; the log says "stopped" instead.
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)
+    signal.signal(signal.SIGTERM, _stopped)
     root_arg, project_arg, container_arg, folder_arg, uid_arg = sys.argv[1:6]
     run(Path(root_arg), project_arg, container_arg, Path(folder_arg), int(uid_arg))

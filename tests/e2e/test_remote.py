@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 
 import pytest
 
-from devloop import engine, ssh, sync
-from tests.support.engines import OUTER_VAR
+from devloop import engine, fingerprints, ssh, sync
+from tests.support.engines import OUTER_VAR, on_engine_host
 from tests.support.harness import Project
+from tests.support.net import free_port
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.remote_only
@@ -23,7 +25,7 @@ HELLO = '"Hello from Docker!"'
 
 def forwards(project: Project) -> ssh.Forwards:
     """The project's port forwards, as its tasks see them."""
-    return ssh.Forwards(engine.endpoint(), project.root / ".devloop", project.name)
+    return ssh.Forwards(engine.endpoint(), project.root / fingerprints.STATE_DIR, project.name)
 
 
 def one_line_error(project: Project, *args: str, env: dict[str, str]) -> str:
@@ -38,7 +40,7 @@ def test_ports_answer_here_through_forwards_that_up_repairs_and_down_stops(up: P
     project = up
     ports = sorted(project.ports[var] for var in ("APP_PORT", "WEB_PORT"))
     assert forwards(project).current() == ports
-    pid = json.loads((project.root / ".devloop" / f"forwards-{project.name}.json").read_text())["pid"]
+    pid = json.loads(forwards(project).state.read_text())["pid"]
     os.kill(pid, signal.SIGTERM)  # as a laptop that slept would lose them
     wait_until(lambda: not forwards(project).current(), timeout=10, what="the forwarder gone")
     assert "no HTTP answer" in project.invoke("status").stdout
@@ -85,8 +87,31 @@ def test_config_files_and_secrets_reach_their_containers_as_they_are_on_disk(up:
         (project.root / "web/html/prices.txt").unlink()
 
 
+SSHD = ["/usr/sbin/sshd", "-o", "PasswordAuthentication=no", "-o", "PermitRootLogin=prohibit-password"]  # as entrypoint.sh
+
+
+def test_an_engine_gone_mid_session_is_one_line_the_sync_says_it_stalled_and_up_recovers(up: Project) -> None:
+    project = up
+    where = engine.endpoint()
+    assert on_engine_host(["pkill", "sshd"]).returncode == 0  # the listener and every session (sshd-session): the machine is gone
+    try:
+        # ssh's own words: here the engine container's published port resets the connection.
+        status = one_line_error(project, "status", env={})
+        assert re.match(rf"error: ssh to {re.escape(where)} failed: .*Connection (refused|reset by peer|closed by remote host)$", status), status
+        wait_until(lambda: sync.read_state(project.root, project.name).get("state", "").startswith("reconnecting: "), 30, 0.2, "stall")
+        doctor = project.invoke("doctor", check=False).stdout
+        assert re.search(r"problem  engine: .*Connection (refused|reset by peer|closed by remote host)", doctor), doctor
+    finally:
+        assert on_engine_host(SSHD).returncode == 0
+    # Back: the sync reconnects by itself, and `up` makes the ports answer again.
+    wait_until(lambda: sync.read_state(project.root, project.name).get("state") == sync.IN_SYNC, 30, 0.2, "in sync again")
+    done = project.invoke("up")
+    assert "edits     sync of app/src through the Engine API: in sync" in done.stdout, done.stdout
+    assert project.get("/") == (200, {"response": "Hello from Docker!"})
+
+
 def test_ssh_failures_are_one_line_with_ssh_s_own_words(project: Project) -> None:
-    closed = engine.endpoint().rsplit(":", 1)[0] + f":{_closed_port()}"
+    closed = engine.endpoint().rsplit(":", 1)[0] + f":{free_port()}"  # nothing listens there
     refused = one_line_error(project, "status", env={"DOCKER_HOST": closed})
     assert refused.startswith(f"error: ssh to {closed} failed: ") and "Connection refused" in refused, refused
     # The system's ssh, without the test's known_hosts (engines.py put its ssh first on PATH), and a
@@ -102,10 +127,3 @@ def test_ssh_failures_are_one_line_with_ssh_s_own_words(project: Project) -> Non
 def test_the_same_checkout_on_this_machines_engine_uses_the_bind_mount(project: Project) -> None:
     here = project.invoke("doctor", env={"DOCKER_HOST": os.environ[OUTER_VAR]}).stdout
     assert "ok       edits: bind mount of app/src, which the engine sees" in here, here
-
-
-def _closed_port() -> int:
-    """A port where nothing listens."""
-    from tests.support.net import free_port
-
-    return free_port()

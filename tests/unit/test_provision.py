@@ -180,6 +180,16 @@ def test_an_unanswering_docker_host_is_not_replaced_by_a_local_engine(project: P
     assert machine.actions == []
 
 
+def test_an_ssh_engine_that_does_not_answer_is_ssh_s_own_line_and_setup_leaves_it(project: Path) -> None:
+    said = "ssh to ssh://me@bigbox failed: ssh: connect to host bigbox port 22: Connection refused"
+    machine = FakeHost(engine=None, engine_error=said, docker_host="ssh://me@bigbox")
+    line = next(c.line() for c in checks.doctor(settings.load(project, environ={}), machine.probes) if c.name == "engine")
+    assert line == f"problem  engine: no Docker engine answers -> {said}"
+    with pytest.raises(DevloopError, match=r"^ssh to ssh://me@bigbox failed: ssh: connect to host bigbox port 22: Connection refused$"):
+        run(project, machine)
+    assert machine.actions == []
+
+
 def test_too_old_compose_is_replaced_on_debian(project: Path) -> None:
     machine = FakeHost(compose=(2, 20, 2), local=OFFICIAL)
     run(project, machine)
