@@ -87,6 +87,7 @@ def test_config_files_and_secrets_reach_their_containers_as_they_are_on_disk(up:
         (project.root / "web/html/prices.txt").unlink()
 
 
+SSH_GONE = "Connection (refused|reset by peer|closed by remote host)"  # ssh's words, as the engine's port answers
 SSHD = ["/usr/sbin/sshd", "-o", "PasswordAuthentication=no", "-o", "PermitRootLogin=prohibit-password"]  # as entrypoint.sh
 
 
@@ -97,10 +98,10 @@ def test_an_engine_gone_mid_session_is_one_line_the_sync_says_it_stalled_and_up_
     try:
         # ssh's own words: here the engine container's published port resets the connection.
         status = one_line_error(project, "status", env={})
-        assert re.match(rf"error: ssh to {re.escape(where)} failed: .*Connection (refused|reset by peer|closed by remote host)$", status), status
+        assert re.match(rf"error: ssh to {re.escape(where)} failed: .*{SSH_GONE}$", status), status
         wait_until(lambda: sync.read_state(project.root, project.name).get("state", "").startswith("reconnecting: "), 30, 0.2, "stall")
         doctor = project.invoke("doctor", check=False).stdout
-        assert re.search(r"problem  engine: .*Connection (refused|reset by peer|closed by remote host)", doctor), doctor
+        assert re.search(rf"problem  engine: .*{SSH_GONE}", doctor), doctor
     finally:
         assert on_engine_host(SSHD).returncode == 0
     # Back: the sync reconnects by itself, and `up` makes the ports answer again.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from devloop import carry, fingerprints, healing, processes, reach, ssh, sync
+from devloop import carry, fingerprints, healing, modes, processes, reach, ssh, sync
 from devloop.engine import Binding
 from devloop.errors import DevloopError
 from tests.support.harness import ROOT, checkout_files
@@ -58,7 +58,8 @@ class TcpStack:
     """What repair_ports needs of a stack on a tcp:// engine whose ports never answer from here."""
 
     endpoint = "tcp://bigbox:2375"
-    settings = mode = None
+    settings = None
+    mode = modes.NORMAL
     recreated: list[str]
 
     def out(self, line: str) -> None:
@@ -75,7 +76,6 @@ def test_on_a_tcp_engine_ports_that_never_answer_here_say_to_use_ssh(monkeypatch
     dead = reach.Reach("app", Binding("127.0.0.1", 5000, 5000), "http", "no HTTP answer (connection refused)")
     monkeypatch.setattr(reach, "check", lambda states, settings: ([dead], {}))
     stack = TcpStack()
-    stack.mode = type("Mode", (), {"debugger": False})()
     with pytest.raises(DevloopError) as raised:
         healing.repair_ports(stack, [dead], {})  # type: ignore[arg-type]
     assert stack.recreated == ["app"]
