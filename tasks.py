@@ -8,15 +8,16 @@ file's defaults, .env, invoke.yaml (key `devloop`) and the environment.
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from invoke import Context, Exit, task
 
-from devloop import changes, checks, host, lock, modes, provision, rekey
+from devloop import checks, host, lock, modes, provision
 from devloop import settings as config
-from devloop import sync as syncing
 from devloop import vscode as launch
+from devloop.edits import sync as syncing
 from devloop.errors import DevloopError, one_line_errors
 from devloop.stack import Stack, running_stack
 
@@ -38,8 +39,10 @@ def _one_at_a_time(stack: Stack, task: str) -> AbstractContextManager[None]:
 @one_line_errors
 def setup(c: Context) -> None:
     """Prepare this machine: engine, Compose v2, base images, CA bundle, DB passwords."""
+    started = time.monotonic()
     changed = provision.setup(_settings(c), host.Actions(host.Probes()))
-    print(f"setup: changed {', '.join(changed)}" if changed else "setup: everything was in place; nothing changed")
+    took = f"{time.monotonic() - started:.1f} s"
+    print(f"setup: changed {', '.join(changed)} in {took}" if changed else f"setup: everything was in place; nothing changed ({took})")
 
 
 @task
@@ -113,7 +116,7 @@ def _say_how_to_attach(stack: Stack) -> None:
 @one_line_errors
 def down(c: Context, volumes: bool = False, yes: bool = False) -> None:
     """Stop the stack; the database volume is kept unless --volumes."""
-    stack = Stack(_settings(c))
+    stack = running_stack(_settings(c))
     if volumes and not yes:
         if not sys.stdin.isatty():
             raise DevloopError("refusing to delete the database volume without confirmation: pass --yes (no TTY to ask on)")
@@ -155,7 +158,7 @@ def reload(c: Context) -> None:
     """Apply what changed since the last up, the cheapest correct way; say why."""
     stack = running_stack(_settings(c))
     with _one_at_a_time(stack, "reload"):
-        todo = changes.apply(stack)
+        todo = stack.reload()
     if todo.nothing:
         print("reload: nothing changed since the last build/up")
     for reason in todo.reasons:
@@ -168,7 +171,7 @@ def rekey_(c: Context) -> None:
     """Set the database's passwords to db/secrets/ (lost or changed files); keeps every row."""
     stack = running_stack(_settings(c))
     with _one_at_a_time(stack, "rekey"):
-        rekey.rekey(stack)
+        stack.rekey()
 
 
 @task
@@ -184,7 +187,7 @@ def status(c: Context) -> None:
 def sync_(c: Context, follow: bool = False) -> None:
     """Say how the sync of app/src into the app is (sync mode: an engine that does not see app/src)."""
     settings = _settings(c)
-    if not syncing.read_state(settings.root, settings.project):
+    if not syncing.process(settings.root, settings.project).read():
         raise DevloopError("this stack has never synced app/src: `invoke status` says how edits reach it")
     print(f"edits     {syncing.describe(settings.root, settings.project)}")
     if follow:
@@ -208,6 +211,5 @@ def shell(c: Context, service: str = "app") -> None:
 @one_line_errors
 def vscode(c: Context) -> None:
     """Write .vscode/launch.json (Python: Remote Attach) from the compose files."""
-    settings = _settings(c)
-    changed = launch.write(ROOT, settings.compose_env())
+    changed = launch.write(_settings(c))
     print(f"{launch.LAUNCH_FILE} {'written' if changed else 'already up to date'}")

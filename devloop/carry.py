@@ -1,7 +1,7 @@
 """Files for an engine that does not see this machine's: what docker-compose.yml bind-mounts from
 the project (db/init, web/*.conf, web/html) and its file secrets go in as Compose configs and
 environment secrets, which Compose copies into each container it creates, so every recreate
-gets them too. The source folder is left out (devloop/sync.py copies it and keeps it in sync).
+gets them too. The source folder is left out (devloop/syncer.py copies it and keeps it in sync).
 
 The result is a compose file written to .devloop/ and added after the others.
 """
@@ -15,11 +15,9 @@ from typing import Any
 
 import yaml
 
+from . import labels, state
 from .errors import DevloopError
-from .fingerprints import STATE_DIR
-from .settings import EDITS_LABEL
 
-CARRIED_LABEL = "devloop.carried"  # a hash of what was copied in: a changed file recreates the service
 SECRET_VAR = "DEVLOOP_SECRET_{}"
 
 
@@ -45,7 +43,7 @@ _Dumper.add_representer(_Tagged, _represent)
 
 def overlay_path(root: Path, project: str) -> Path:
     """Where the overlay of a project is written."""
-    return root / STATE_DIR / f"carried-{project}.yml"
+    return state.path(root, f"carried-{project}.yml")
 
 
 def _inside(path: str, root: Path) -> bool:
@@ -75,36 +73,37 @@ def _name(service: str, target: str) -> str:
     return f"devloop-{service}-{re.sub(r'[^A-Za-z0-9]+', '-', target).strip('-')[-40:]}-{hashlib.sha1(target.encode()).hexdigest()[:6]}"
 
 
-def overlay(model: dict[str, Any], root: Path, synced: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """Return the compose overlay that carries the project's files, and the variables its secrets read."""
-    services: dict[str, Any] = {}
-    configs: dict[str, Any] = {}
-    for name, service in model.get("services", {}).items():
-        kept, carried, digest = [], [], hashlib.sha1()
-        changed = False
-        for volume in service.get("volumes") or []:
-            source = volume.get("source", "")
-            if volume.get("type") != "bind" or not _inside(source, root):
-                kept.append(volume)
-                continue
-            changed = True
-            if Path(source) == synced:
-                continue  # copied in by devloop/sync.py
-            for path, target in _files(Path(source), volume["target"]):
-                text = _text(path)
-                digest.update(f"{target}\0{text}\0".encode())
-                config = _name(name, target)
-                configs[config] = {"content": text.replace("$", "$$")}  # Compose interpolates content
-                carried.append({"source": config, "target": target, "mode": 0o444})
-        if changed:
-            entry: dict[str, Any] = {"volumes": _Tagged("!override", kept) if kept else _Tagged("!reset", [])}
-            labels = {CARRIED_LABEL: digest.hexdigest()[:12]}
-            if any(v.get("type") == "bind" and Path(v.get("source", "")) == synced for v in service.get("volumes") or []):
-                labels[EDITS_LABEL] = "sync"
-            entry["labels"] = labels
-            if carried:
-                entry["configs"] = carried
-            services[name] = entry
+def _service(name: str, service: dict[str, Any], root: Path, synced: Path, configs: dict[str, Any]) -> dict[str, Any] | None:
+    """Return a service's part of the overlay (None when it bind-mounts nothing from the project); add its configs."""
+    kept, carried, digest = [], [], hashlib.sha1()
+    changed = False
+    for volume in service.get("volumes") or []:
+        source = volume.get("source", "")
+        if volume.get("type") != "bind" or not _inside(source, root):
+            kept.append(volume)
+            continue
+        changed = True
+        if Path(source) == synced:
+            continue  # copied in by devloop/syncer.py
+        for path, target in _files(Path(source), volume["target"]):
+            text = _text(path)
+            digest.update(f"{target}\0{text}\0".encode())
+            config = _name(name, target)
+            configs[config] = {"content": text.replace("$", "$$")}  # Compose interpolates content
+            carried.append({"source": config, "target": target, "mode": 0o444})
+    if not changed:
+        return None
+    entry: dict[str, Any] = {"volumes": _Tagged("!override", kept) if kept else _Tagged("!reset", [])}
+    entry["labels"] = {labels.CARRIED: digest.hexdigest()[:12]}
+    if any(v.get("type") == "bind" and Path(v.get("source", "")) == synced for v in service.get("volumes") or []):
+        entry["labels"][labels.EDITS] = "sync"
+    if carried:
+        entry["configs"] = carried
+    return entry
+
+
+def _secrets(model: dict[str, Any], root: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the file secrets of the project turned into environment secrets, and the variables they read."""
     secrets, env = {}, {}
     used = {s["source"] for service in model.get("services", {}).values() for s in service.get("secrets") or []}
     for name, secret in (model.get("secrets") or {}).items():
@@ -112,6 +111,14 @@ def overlay(model: dict[str, Any], root: Path, synced: Path) -> tuple[dict[str, 
             var = SECRET_VAR.format(re.sub(r"\W", "_", name).upper())
             env[var] = _text(Path(secret["file"]))
             secrets[name] = _Tagged("!override", {"environment": var})
+    return secrets, env
+
+
+def overlay(model: dict[str, Any], root: Path, synced: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the compose overlay that carries the project's files, and the variables its secrets read."""
+    configs: dict[str, Any] = {}
+    services = {name: entry for name, svc in model.get("services", {}).items() if (entry := _service(name, svc, root, synced, configs))}
+    secrets, env = _secrets(model, root)
     document: dict[str, Any] = {"services": services}
     if configs:
         document["configs"] = configs
@@ -124,11 +131,8 @@ def write(model: dict[str, Any], root: Path, project: str, synced: Path) -> tupl
     """Write the overlay for a project; return its path (relative to the project) and the variables it needs."""
     document, env = overlay(model, root, synced)
     path = overlay_path(root, project)
-    path.parent.mkdir(exist_ok=True)
     text = "# Written by devloop/carry.py for an engine that does not see this machine's files; do not edit.\n"
     text += yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        partial = path.with_suffix(".part")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
+        state.write_text(path, text)
     return path.relative_to(root).as_posix(), env

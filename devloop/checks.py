@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
-from pathlib import Path
 
-from . import compose, engine, mounts, passwords, sync
+from . import compose, edits, engine, passwords
+from .errors import DevloopError
+from .findings import Check
 from .host import Probes
-from .settings import Settings, source
+from .settings import Settings
 
 STANDIN_PREFIX = "standin/"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the doctor's report."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    blocking: bool = True
-
-    def line(self) -> str:
-        """Render as `ok`/`problem`/`warning`, name, detail and the fix."""
-        if self.ok:
-            return f"ok       {self.name}: {self.detail}"
-        label = "problem " if self.blocking else "warning "
-        return f"{label} {self.name}: {self.detail}" + (f" -> {self.fix}" if self.fix else "")
 
 
 def custom_endpoint(probes: Probes) -> str:
@@ -107,7 +89,10 @@ def check_ca(probes: Probes, settings: Settings) -> Check:
 def check_passwords(settings: Settings, probes: Probes) -> Check:
     """Whether the database password files exist and, with the database running, still open it."""
     missing = passwords.missing(settings.root)
-    volume = probes.data_volume(settings.project)
+    try:
+        volume = probes.data_volume(settings)
+    except DevloopError:
+        volume = None  # no usable Compose: its own line says so
     if missing and volume:
         detail = f"{', '.join(missing)} missing while the database volume {volume} exists (its users keep their old passwords)"
         return Check("db-passwords", False, detail, f"restore {passwords.SECRETS_DIR}/ from a backup, or {passwords.REKEY_HINT}")
@@ -120,46 +105,19 @@ def check_passwords(settings: Settings, probes: Probes) -> Check:
 
 
 def check_edits(settings: Settings, probes: Probes) -> Check:
-    """Whether edits under the source folder reach the app: through a bind mount the engine sees, or the sync."""
-    found = source(settings.root)
+    """Whether edits under the source folder reach the app, the way the running app gets them (a bind mount
+    the engine sees, or the sync), or the way `up` would choose."""
+    try:
+        found = compose.Compose(settings, cli=probes.cli).source()
+    except DevloopError as exc:
+        return Check("edits", False, f"not checked: {exc}", blocking=False)
     if found is None:
         return Check("edits", False, "no bind-mounted source folder found in docker-compose.yml", blocking=False)
-    folder, token = found
-    if probes.app_synced(settings.project):
-        return _check_sync(settings, probes, folder)
-    arrival = probes.edit_arrival(settings.project, folder)
-    if isinstance(arrival, tuple):
-        how, seconds = arrival
-        return Check("edits", True, f"a save under app/src reached the dev server in {seconds * 1000:.0f} ms ({mounts.BIND}; {how})")
-    seen = probes.engine_sees(folder, token, settings.python_image)
-    if seen is None:
-        return Check("edits", False, f"not checked: {settings.python_image} is not on the engine yet", blocking=False)
-    if not seen and settings.edits == "bind":
-        return Check("edits", False, str(mounts.unseen_error(probes.endpoint(), folder)))
-    if not seen:
-        where = probes.endpoint()
-        return Check("edits", True, f"the engine at {where} does not see this machine's app/src: `invoke up` syncs it into the app")
-    if arrival == "":
-        detail = "the engine sees app/src, but a save there did not reach the running dev server within 5 s"
-        fix = "`invoke up` recreates an app whose folder was replaced; `invoke logs --service app` says how it watches"
-        return Check("edits", False, detail, fix)
-    return Check("edits", True, f"{mounts.BIND}; a save was not timed: {arrival}")
-
-
-def _check_sync(settings: Settings, probes: Probes, folder: Path) -> Check:
-    """Whether the sync runs, and a save reaches the dev server through it."""
-    syncing = sync.running(settings.root, settings.project)
-    if not syncing:
-        return Check("edits", False, "the app's /code is a copy kept by a sync that is not running: saves do not reach it", "`invoke up`")
-    path = f"{sync.PATH}, {syncing.get('state')}"
-    arrival = probes.edit_arrival(settings.project, folder)
-    if isinstance(arrival, tuple):
-        how, seconds = arrival
-        return Check("edits", True, f"a save under app/src reached the dev server in {seconds * 1000:.0f} ms ({path}; {how})")
-    if arrival == "":
-        detail = f"a save under app/src did not reach the dev server within 5 s ({path})"
-        return Check("edits", False, detail, "`invoke up` restarts the sync")
-    return Check("edits", True, f"{path}; a save was not timed: {arrival}")
+    way = edits.running(settings, probes.app_edits(settings.project), found, probes.endpoint())
+    return way.prove(
+        lambda: probes.edit_arrival(settings.project, found.folder),
+        lambda: probes.engine_sees(found.folder, found.token, settings.python_image),
+    )
 
 
 def doctor(settings: Settings, probes: Probes) -> list[Check]:

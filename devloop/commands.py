@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -76,6 +77,15 @@ class Cli:
             text=True,
             errors="replace",
         )
+
+    def spawn(
+        self, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a program that outlives this task (a session of its own), its output appended to a log file."""
+        with log.open("ab") as output:
+            return subprocess.Popen(
+                list(argv), cwd=cwd, env=_environ(env), stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True
+            )
 
     def interactive(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
         """Run attached to this terminal (logs --follow, a shell); return its exit code."""

@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from . import source
 from .commands import Cli, Result, error_line
 from .errors import DevloopError
 from .settings import Settings
@@ -62,10 +63,21 @@ class Compose:
         self.cli = cli or Cli()
         self.extra_env = dict(extra_env or {})
         self._model: dict[str, Any] | None = None
+        self._source: source.Source | bool | None = False  # False: not looked for yet
 
     def with_env(self, **extra: str) -> Compose:
         """Return the same Compose with more variables set (a build target, say)."""
-        return Compose(self.settings, self.files, self.cli, {**self.extra_env, **extra})
+        return self._derived(self.files, extra)
+
+    def with_files(self, files: Sequence[str], **extra: str) -> Compose:
+        """Return a Compose of more compose files (an overlay), with more variables set."""
+        return self._derived((*self.files, *files), extra)
+
+    def _derived(self, files: Sequence[str], extra: Mapping[str, str]) -> Compose:
+        """Return a Compose of these files and more variables, with this one's source folder (an overlay may hide its mount)."""
+        derived = Compose(self.settings, files, self.cli, {**self.extra_env, **extra})
+        derived._source = self.source()
+        return derived
 
     def argv(self, *args: str) -> list[str]:
         """Return the full command line for a compose subcommand."""
@@ -76,8 +88,9 @@ class Compose:
 
     @property
     def env(self) -> dict[str, str]:
-        """The variables Compose interpolates."""
-        return {**self.settings.compose_env(), **self.extra_env}
+        """The variables Compose interpolates, the source folder's token included."""
+        found = self.source()
+        return {**self.settings.compose_env(), **self.extra_env, **({source.TOKEN_VAR: found.token} if found else {})}
 
     def capture(self, *args: str) -> Result:
         """Run a subcommand quietly."""
@@ -104,11 +117,28 @@ class Compose:
     def model(self) -> dict[str, Any]:
         """Return the resolved compose model (interpolated, normalised by Compose)."""
         if self._model is None:
-            result = self.capture("config", "--format", "json")
+            # Without the source folder's token, which is found from the model: its label reads "" here.
+            result = self.cli.capture(self.argv("config", "--format", "json"), {**self.settings.compose_env(), **self.extra_env})
             if not result.ok:
                 raise DevloopError(f"invalid compose configuration: {error_line(result.stderr)}")
             self._model = json.loads(result.stdout)
         return self._model
+
+    def source(self) -> source.Source | None:
+        """Return the source folder the compose files bind-mount (app/src), with its token."""
+        if self._source is False:
+            self._source = source.find(self.model(), self.settings.root)
+        return self._source  # type: ignore[return-value]
+
+    def volumes(self) -> list[str]:
+        """Return the engine-side names of the named volumes (the database's and any other)."""
+        return sorted(v["name"] for v in (self.model().get("volumes") or {}).values() if v.get("name"))
+
+    def data_volume(self) -> str | None:
+        """Return the engine-side name of the database's named volume (None without a db service or volume)."""
+        service = (self.model().get("services") or {}).get("db") or {}
+        named = [v["source"] for v in service.get("volumes") or [] if v.get("type") == "volume"]
+        return self.model()["volumes"][named[0]]["name"] if named else None
 
     def service(self, name: str) -> dict[str, Any]:
         """Return one service's resolved configuration."""

@@ -11,7 +11,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import engine
-from .compose import Compose
 from .errors import DevloopError
 from .waiting import wait_until
 
@@ -21,11 +20,11 @@ if TYPE_CHECKING:
 HANDSHAKE_TIMEOUT = 5.0
 
 
-def debugpy_port(compose: Compose, service: str = "app") -> int:
-    """Return the port debugpy listens on inside the container (the debug overlay's DEBUGPY_PORT)."""
-    env = compose.service(service).get("environment") or {}
+def debugpy_port(service: dict[str, Any], name: str = "app") -> int:
+    """Return the port debugpy listens on inside a service's container (the debug overlay's DEBUGPY_PORT)."""
+    env = service.get("environment") or {}
     if "DEBUGPY_PORT" not in env:
-        raise DevloopError(f"{service} runs no debugger in this mode (no DEBUGPY_PORT in its environment)")
+        raise DevloopError(f"{name} runs no debugger in this mode (no DEBUGPY_PORT in its environment)")
     return int(env["DEBUGPY_PORT"])
 
 

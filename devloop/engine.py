@@ -2,79 +2,37 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import modes, ssh
-from .commands import Cli
+from . import labels
 from .errors import DevloopError
-from .settings import EDITS_LABEL
 
 if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
     from docker.models.networks import Network
 
-DEFAULT_HOST = "unix:///var/run/docker.sock"
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
-VOLUME_LABEL = "com.docker.compose.volume"
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 
 
-ROUTED_VAR = "DEVLOOP_ENGINE_VIA"  # "<local socket> <ssh:// address>" once DOCKER_HOST was routed through ssh.py
-
-
-def docker_host() -> str:
-    """Return DOCKER_HOST as the user set it ("" when unset): the ssh:// address, not the socket it was routed to."""
-    local, _, remote = os.environ.get(ROUTED_VAR, "").partition(" ")
-    if local and os.environ.get("DOCKER_HOST") == local:
-        return remote
-    return os.environ.get("DOCKER_HOST", "")
-
-
-def endpoint(cli: Cli | None = None) -> str:
-    """Return the engine address the docker CLI would use (DOCKER_HOST, else the context)."""
-    if docker_host():
-        return docker_host()
-    found = (cli or Cli()).capture(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], timeout=10)
-    return (found.stdout.strip() if found.ok else "") or DEFAULT_HOST
-
-
-def publishes_here(where: str) -> bool:
-    """Whether an engine at that address publishes ports on this machine (over a local socket, yes; tcp:// or ssh://, on its host)."""
-    return where.startswith(("unix://", "npipe://"))
-
-
-def connect(timeout: float = 10) -> docker.DockerClient:
-    """Return an SDK client for the engine, or fail in one line saying how to get one."""
+def connect(base_url: str, shown: str = "", timeout: float = 10) -> docker.DockerClient:
+    """Return an SDK client for the engine at base_url, or fail in one line (naming it as shown) saying how to get one."""
     import docker  # Imported here: it costs ~0.2 s, and `invoke --list` should not pay it.
     from docker.errors import DockerException
 
-    where = endpoint()
-    base = _route(where) if ssh.is_ssh(where) else where
     try:
-        client = docker.DockerClient(base_url=base, timeout=timeout)
+        client = docker.DockerClient(base_url=base_url, timeout=timeout)
         client.ping()
     except (DockerException, OSError) as exc:
         said = reason(exc)
         if said == DENIED:
-            raise DevloopError(f"{DENIED} ({where}): add your user to the docker group (or use sudo)") from None
+            raise DevloopError(f"{DENIED} ({shown or base_url}): add your user to the docker group (or use sudo)") from None
         raise DevloopError(
-            f"no Docker engine answers at {where} ({said}): start Docker "
+            f"no Docker engine answers at {shown or base_url} ({said}): start Docker "
             "(`invoke setup` does it on Debian) or point DOCKER_HOST / `docker context use` at a running engine"
         ) from None
     return client
-
-
-def _route(where: str) -> str:
-    """Reach an ssh:// engine through one local socket, for the SDK and every docker and compose command after it."""
-    local = f"unix://{ssh.engine_socket(where)}"
-    # Child processes inherit it: Compose and the CLI skip their own SSH handshake (~0.2 s per command).
-    os.environ["DOCKER_HOST"], os.environ[ROUTED_VAR] = local, f"{local} {where}"
-    return local
 
 
 def api_version(client: docker.DockerClient) -> tuple[int, int]:
@@ -122,7 +80,7 @@ class ServiceState:
     image_id: str
     mode: str
     bindings: list[Binding] = field(default_factory=list)
-    synced: bool = False  # app/src copied in by devloop/sync.py, not bind-mounted
+    edits: str = ""  # how app/src reaches /code: its devloop.edits label ("sync"; "" for a bind mount)
 
     @property
     def ready(self) -> bool:
@@ -138,8 +96,8 @@ class ServiceState:
 def containers(client: docker.DockerClient, project: str) -> dict[str, Container]:
     """Return the project's containers by service name (stopped ones included)."""
     # ignore_removed: Compose may remove a container between the listing and its inspection.
-    found = client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}, ignore_removed=True)
-    return {c.labels.get(SERVICE_LABEL, c.name): c for c in found}
+    found = client.containers.list(all=True, filters={"label": f"{labels.PROJECT}={project}"}, ignore_removed=True)
+    return {c.labels.get(labels.SERVICE, c.name): c for c in found}
 
 
 def bindings(container: Container) -> list[Binding]:
@@ -162,8 +120,8 @@ def state_of(service: str, container: Container) -> ServiceState:
         health=(st.get("Health") or {}).get("Status", "none"),
         started_at=st.get("StartedAt", ""),
         image_id=container.attrs.get("Image", ""),
-        mode=container.labels.get(modes.LABEL, ""),
-        synced=container.labels.get(EDITS_LABEL) == "sync",
+        mode=container.labels.get(labels.MODE, ""),
+        edits=container.labels.get(labels.EDITS, ""),
         bindings=bindings(container),
     )
 
@@ -219,17 +177,6 @@ def duplicate_networks(client: docker.DockerClient, name: str) -> list[Network]:
         return []
     same.sort(key=lambda n: (not n.attrs.get("Containers"), n.attrs.get("Created", "")))
     return [n for n in same[1:] if not n.attrs.get("Containers")]
-
-
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a listener could bind host:port now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def image_id(client: docker.DockerClient, name: str) -> str | None:

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .settings import EDITS_LABEL, SOURCE_ID_LABEL
+from . import labels, state
+from .source import Source
 
-STATE_DIR = ".devloop"
 DOCKERIGNORE = ".dockerignore"
 
 
@@ -127,19 +127,21 @@ def bind_sources(service: dict[str, Any]) -> list[Path]:
     return [Path(v["source"]) for v in service.get("volumes", []) if v.get("type") == "bind"]
 
 
-def fingerprint(model: dict[str, Any], synced: Path | None = None) -> Fingerprint:
-    """Return the current fingerprint of every service in a resolved compose model (synced: a source folder copied in, not bind-mounted)."""
+def fingerprint(model: dict[str, Any], found: Source | None = None) -> Fingerprint:
+    """Return the current fingerprint of every service in a resolved compose model, and its source folder's
+    (served live whether bind-mounted or copied in by the sync, so never part of a build)."""
     fp = Fingerprint()
     for name, svc in model.get("services", {}).items():
-        labels = dict(svc.get("labels") or {})
-        if SOURCE_ID_LABEL in labels:
-            fp.mounted[name] = labels.pop(SOURCE_ID_LABEL)
-        fp.config[name] = hash_data({**{k: v for k, v in svc.items() if k != "build"}, "labels": labels})
+        kept = {k: v for k, v in (svc.get("labels") or {}).items() if k != labels.SOURCE_ID}
+        fp.config[name] = hash_data({**{k: v for k, v in svc.items() if k != "build"}, "labels": kept})
+        live = found.folder if found and found.service == name else None
+        if live:
+            fp.mounted[name] = found.token  # type: ignore[union-attr]
         build = svc.get("build")
         if not build:
             continue
         context = Path(build["context"]).resolve()
-        sources = [*bind_sources(svc), *([synced] if synced and labels.get(EDITS_LABEL) == "sync" else [])]
+        sources = list(dict.fromkeys([*bind_sources(svc), *([live] if live else [])]))
         mounted = [src for src in sources if context in src.resolve().parents]
         fp.build[name] = hash_tree([context], context, exclude=mounted, extra=build)
         fp.source[name] = hash_tree(mounted, context)
@@ -185,23 +187,21 @@ def stale_builds(recorded: Fingerprint | None, current: Fingerprint, services: I
 
 def state_path(root: Path, project: str) -> Path:
     """Return where the fingerprint of a project's last build/up is kept."""
-    return root / STATE_DIR / f"{project}.json"
+    return state.path(root, f"{project}.json")
 
 
 def load(root: Path, project: str) -> Fingerprint | None:
     """Return the recorded fingerprint, or None when there is none (or it is unreadable)."""
-    path = state_path(root, project)
+    found = state.read_json(state_path(root, project))
     try:
-        return Fingerprint(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
+        return Fingerprint(**found) if found else None
+    except TypeError:
         return None
 
 
 def save(root: Path, project: str, fp: Fingerprint) -> None:
     """Record a fingerprint as the state of the running stack."""
-    path = state_path(root, project)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(asdict(fp), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    state.write_json(state_path(root, project), asdict(fp))
 
 
 def record_build(root: Path, project: str, current: Fingerprint, services: Iterable[str]) -> None:

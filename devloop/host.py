@@ -9,16 +9,19 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import compose, engine, modes, mounts
+from . import compose, engine, labels, modes, mounts, places
 from .commands import Cli, error_line
 from .errors import DevloopError
-from .settings import EDITS_LABEL
+from .settings import Settings
 from .waiting import wait_until
+
+if TYPE_CHECKING:
+    import docker
 
 # Debian bases the stand-ins build on, by suite: bookworm for most, sid for Oracle's MySQL.
 BASES = {"bookworm": "standin/debian:bookworm", "sid": "standin/debian:sid"}
@@ -34,14 +37,15 @@ def which(name: str) -> str | None:
 
 
 class Probes:
-    """Read-only questions about the machine."""
+    """Read-only questions about the machine (and its engine, through one connection)."""
 
     def __init__(self, cli: Cli | None = None) -> None:
         self.cli = cli or Cli()
+        self._client: docker.DockerClient | None = None
 
     def docker_host(self) -> str:
         """The DOCKER_HOST variable ("" when unset)."""
-        return engine.docker_host()
+        return places.docker_host()
 
     def docker_context(self) -> str:
         """The docker CLI's current context."""
@@ -50,22 +54,24 @@ class Probes:
 
     def endpoint(self) -> str:
         """The engine's address, as the docker CLI resolves it (DOCKER_HOST, else the context)."""
-        return engine.endpoint(self.cli)
+        return places.endpoint(self.cli)
 
     def has_command(self, name: str) -> bool:
         """Whether a program is installed (docker, dockerd, mmdebstrap)."""
         return which(name) is not None
 
+    def client(self) -> docker.DockerClient:
+        """The engine, connected on first use (or fail in one line saying why not)."""
+        if self._client is None:
+            self._client = places.choose(self.endpoint()).connect(timeout=20)
+        return self._client
+
     def engine(self) -> tuple[str | None, str]:
         """The engine's version and "", or None and why no engine answers."""
         try:
-            client = engine.connect(timeout=20)
+            return self.client().version().get("Version", "unknown"), ""
         except DevloopError as exc:
             return None, str(exc)
-        try:
-            return client.version().get("Version", "unknown"), ""
-        finally:
-            client.close()
 
     def compose_version(self) -> tuple[int, int, int] | None:
         """Compose v2's version, or None."""
@@ -84,66 +90,41 @@ class Probes:
 
     def image_local(self, name: str) -> bool:
         """Whether the engine has an image."""
-        client = engine.connect()
-        try:
-            return engine.image_id(client, name) is not None
-        finally:
-            client.close()
+        return engine.image_id(self.client(), name) is not None
 
     def engine_sees(self, folder: Path, token: str, image: str) -> bool | None:
         """Whether the engine finds this machine's folder (by its marker token) in a bind mount; None without the image."""
-        client = engine.connect()
-        try:
-            return mounts.engine_sees(client, folder, token, image) if engine.image_id(client, image) else None
-        finally:
-            client.close()
+        return mounts.engine_sees(self.client(), folder, token, image) if self.image_local(image) else None
 
-    def app_synced(self, project: str) -> bool:
-        """Whether the project's app container has its source copied in by the sync (not bind-mounted)."""
-        client = engine.connect()
-        try:
-            container = engine.containers(client, project).get("app")
-            return container is not None and container.labels.get(EDITS_LABEL) == "sync"
-        finally:
-            client.close()
+    def app_edits(self, project: str) -> str | None:
+        """How the project's app container was started to get its source (its devloop.edits label); None without one."""
+        container = engine.containers(self.client(), project).get("app")
+        return None if container is None else container.labels.get(labels.EDITS, "")
 
     def edit_arrival(self, project: str, folder: Path) -> tuple[str, float] | str:
         """Time a save under the folder until the running dev server sees it: (watcher, seconds),
         or why it was not timed ("" when the save never arrived)."""
-        client = engine.connect()
-        try:
-            container = engine.containers(client, project).get("app")
-            if container is None or container.status != "running":
-                return "the app is not running"
-            if container.labels.get(modes.LABEL) == modes.DEBUG_WAIT.name:
-                return "the app waits for a debugger"
-            return mounts.edit_arrival(container, folder)
-        finally:
-            client.close()
+        container = engine.containers(self.client(), project).get("app")
+        if container is None or container.status != "running":
+            return "the app is not running"
+        if modes.named(container.labels.get(labels.MODE, "")).waits_for_debugger:
+            return "the app waits for a debugger"
+        return mounts.edit_arrival(container, folder)
 
-    def data_volume(self, project: str) -> str | None:
-        """The name of the project's database volume, if it exists."""
-        client = engine.connect()
-        try:
-            labels = [f"{engine.PROJECT_LABEL}={project}", f"{engine.VOLUME_LABEL}=db-data"]
-            found = client.volumes.list(filters={"label": labels})
-            return found[0].name if found else None
-        finally:
-            client.close()
+    def data_volume(self, settings: Settings) -> str | None:
+        """The name of the project's database volume, if it exists (found from Compose's model)."""
+        name = compose.Compose(settings, cli=self.cli).data_volume()
+        return name if name and engine.volume_exists(self.client(), name) else None
 
     def database_login(self, project: str, password: str) -> str | None:
         """What the running database answers the app user's login with that password ("" if it works); None if no db runs."""
-        client = engine.connect()
-        try:
-            container = engine.containers(client, project).get("db")
-            if container is None or container.status != "running":
-                return None
-            script = 'c=$(command -v mysql || command -v mariadb) && "$c" -h127.0.0.1 --protocol=tcp -u"$MYSQL_USER" -e "SELECT 1" 2>&1'
-            code, out = container.exec_run(["sh", "-c", script], environment={"MYSQL_PWD": password})
-            lines = out.decode(errors="replace").strip().splitlines()
-            return "" if code == 0 else (lines[-1] if lines else f"exit {code}")
-        finally:
-            client.close()
+        container = engine.containers(self.client(), project).get("db")
+        if container is None or container.status != "running":
+            return None
+        script = 'c=$(command -v mysql || command -v mariadb) && "$c" -h127.0.0.1 --protocol=tcp -u"$MYSQL_USER" -e "SELECT 1" 2>&1'
+        code, out = container.exec_run(["sh", "-c", script], environment={"MYSQL_PWD": password})
+        lines = out.decode(errors="replace").strip().splitlines()
+        return "" if code == 0 else (lines[-1] if lines else f"exit {code}")
 
     def file_exists(self, path: str) -> bool:
         """Whether a host file exists."""
@@ -197,9 +178,7 @@ class Actions:
             dockerd = which("dockerd")
             if dockerd is None:
                 raise DevloopError("dockerd is not installed even after installing docker.io: see `apt-get install docker.io`")
-            log = open("/var/log/dockerd.log", "ab")  # noqa: SIM115 -- handed to the daemon
-            env = {**os.environ, "PATH": SEARCH_PATH}
-            subprocess.Popen([dockerd], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            self.cli.spawn([dockerd], Path("/var/log/dockerd.log"), env={"PATH": SEARCH_PATH})
         if not wait_until(lambda: self.probes.engine()[0], 60, interval=0.5):
             raise DevloopError("dockerd did not answer within 60s: see /var/log/dockerd.log")
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import DevloopError
-from .fingerprints import STATE_DIR
+from .state import STATE_DIR
 from .waiting import wait_until
 
 try:

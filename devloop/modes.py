@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from .errors import DevloopError
 
-LABEL = "devloop.mode"  # set on each container from DEVLOOP_MODE (docker-compose.yml)
 # Overlays for what newer engines allow, by the Engine API version that brought it. Compose
 # refuses healthcheck `start_interval` before API 1.44 (Engine 25), so it cannot be in the base file.
 ENGINE_OVERLAYS = (((1, 44), "compose/start-interval.yml"),)

@@ -9,15 +9,14 @@ is asked again each time, so fixing file sharing takes effect at once.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import fingerprints
+from . import state
 from .errors import DevloopError
-from .settings import SOURCE_MARKER, source
+from .source import MARKER, Source
 from .waiting import wait_until
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ def engine_sees(client: docker.DockerClient, folder: Path, token: str, image: st
     try:
         # As root: a marker the host's umask left unreadable to the app's user is still found.
         run = {"mounts": [mount], "network_mode": "none", "user": "0", "remove": True}
-        out = client.containers.run(image, ["cat", f"/probe/{SOURCE_MARKER}"], **run)
+        out = client.containers.run(image, ["cat", f"/probe/{MARKER}"], **run)
     except ContainerError:
         return False  # no marker there: an empty or unrelated folder
     except APIError as exc:
@@ -52,26 +51,21 @@ def engine_sees(client: docker.DockerClient, folder: Path, token: str, image: st
 
 def _remembered(root: Path) -> dict[str, bool]:
     """Return the remembered answers, by engine address, folder and token."""
-    try:
-        return json.loads((root / fingerprints.STATE_DIR / CACHE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return state.read_json(state.path(root, CACHE))
 
 
-def known(where: str, root: Path, folder: Path, token: str) -> bool:
+def known(where: str, root: Path, found: Source) -> bool:
     """Whether the engine at `where` was seen to see the folder, as it is now (no container is run)."""
-    return bool(_remembered(root).get(f"{where} {folder} {token}"))
+    return bool(_remembered(root).get(f"{where} {found.folder} {found.token}"))
 
 
-def seen(client: docker.DockerClient, where: str, root: Path, folder: Path, token: str, image: str) -> bool:
+def seen(client: docker.DockerClient, where: str, root: Path, found: Source, image: str) -> bool:
     """Whether the engine at `where` sees the folder; a "yes" is remembered."""
-    if known(where, root, folder, token):
+    if known(where, root, found):
         return True
-    if not engine_sees(client, folder, token, image):
+    if not engine_sees(client, found.folder, found.token, image):
         return False
-    cache = root / fingerprints.STATE_DIR / CACHE
-    cache.parent.mkdir(exist_ok=True)
-    cache.write_text(json.dumps({**_remembered(root), f"{where} {folder} {token}": True}, indent=2) + "\n", encoding="utf-8")
+    state.write_json(state.path(root, CACHE), {**_remembered(root), f"{where} {found.folder} {found.token}": True})
     return True
 
 
@@ -89,11 +83,7 @@ def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tu
         return "the app's dev server does not answer the probe (an image from before it: `invoke up` rebuilds it)"
     started = time.monotonic()
     try:
-        # Readable by the app's user whatever the umask, and in place in one step (a rename).
-        partial = folder / f"{PROBE}.part"
-        partial.write_text(token + "\n", encoding="utf-8")
-        partial.chmod(0o644)
-        partial.replace(probe)
+        state.write_text(probe, token + "\n", mode=0o644)  # readable by the app's user whatever the umask, in one step
     except OSError as exc:
         return f"cannot write {probe.name} in {folder} ({exc.strerror or exc})"
     try:
@@ -101,20 +91,6 @@ def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tu
         return (how, time.monotonic() - started) if how else ""
     finally:
         probe.unlink(missing_ok=True)
-
-
-def sees_source(client: docker.DockerClient, where: str, root: Path, image: str) -> bool:
-    """Whether the engine sees the project's source folder (True when it has none to see)."""
-    found = source(root)
-    return not found or seen(client, where, root, *found, image)
-
-
-def describe(where: str, root: Path) -> str:
-    """Say how edits under the source folder reach the app, as last checked (for `invoke status`)."""
-    found = source(root)
-    if found and known(where, root, *found):
-        return f"{BIND} (as `invoke up` found; `invoke doctor` times a save)"
-    return "not checked on this engine yet (`invoke up` and `invoke doctor` check)"
 
 
 def unseen_error(where: str, folder: Path) -> DevloopError:

@@ -95,3 +95,14 @@ def probe(reach: Reach) -> Reach:
     else:
         problem = tcp_problem(host, port)
     return replace(reach, problem=problem)
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a listener could bind host:port on this machine now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True

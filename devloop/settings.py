@@ -10,13 +10,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from . import envfile
 from .errors import DevloopError
@@ -25,12 +22,7 @@ ENV_FILE = ".env"
 BASE_FILE = "docker-compose.yml"
 OVERLAY_DIR = "compose"
 UNPRIVILEGED_UID = 10001
-SOURCE_ID_LABEL = "devloop.source-id"
-SOURCE_ID_VAR = "DEVLOOP_SOURCE_ID"
-EDITS_LABEL = "devloop.edits"  # "sync" on an app whose source folder is copied in (devloop/carry.py), not bind-mounted
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 EDITS = ("auto", "bind", "sync")  # auto: a bind mount when the engine sees this machine's files, else sync
-SOURCE_MARKER = ".devloop-source"  # in the bind-mounted source folder; ignored by git and Docker
 _DEFAULT = re.compile(r"\$\{(\w+):?-([^}]*)\}")
 
 
@@ -77,7 +69,6 @@ class Settings:
         # An absent bundle must not fail the build: the compose file's default is "no CA".
         if not self.ca_bundle or not Path(self.ca_bundle).is_file():
             env.pop("CA_BUNDLE")
-        env[SOURCE_ID_VAR] = source_identity(self.root)
         return env
 
     def path(self, relative: str) -> Path:
@@ -93,56 +84,6 @@ def compose_defaults(root: Path) -> dict[str, str]:
         raise DevloopError(f"{BASE_FILE} not found in {root}: run the tasks from the project's directory") from None
     texts += [path.read_text(encoding="utf-8") for path in sorted((root / OVERLAY_DIR).glob("*.yml"))]
     return {name: default for text in texts for name, default in _DEFAULT.findall(text)}
-
-
-def source_identity(root: Path) -> str:
-    """Return the identity of the folder docker-compose.yml bind-mounts into the service labelled with it.
-
-    A bind mount keeps the folder it was given: if the host replaces it (`rm -rf app/src && git
-    checkout app/src`), the container goes on seeing the deleted one. The identity is a token in
-    a marker file inside the folder (inode numbers get reused), so a folder made again gets a new
-    one, the label changes with it, and Compose recreates the service.
-    """
-    found = source(root)
-    return found[1] if found else ""
-
-
-def source(root: Path) -> tuple[Path, str] | None:
-    """Return the bind-mounted source folder and its identity token (None without one)."""
-    folder = source_folder(root)
-    token = _marker_token(folder / SOURCE_MARKER) if folder else ""
-    return (folder, token) if folder and token else None
-
-
-def source_folder(root: Path) -> Path | None:
-    """Return the host folder docker-compose.yml bind-mounts into the service labelled with its identity (app/src)."""
-    try:
-        services = (yaml.load((root / BASE_FILE).read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}).get("services", {})
-    except (OSError, yaml.YAMLError):
-        return None
-    for service in services.values():
-        if SOURCE_ID_LABEL not in (service.get("labels") or {}):
-            continue
-        for volume in service.get("volumes") or []:
-            source = volume.get("source", "") if isinstance(volume, dict) else str(volume).split(":")[0]
-            if source.startswith(".") and (root / source).is_dir():
-                return root / source
-    return None
-
-
-def _marker_token(marker: Path) -> str:
-    """Return the token in a folder's marker file, writing one first if there is none."""
-    try:
-        return marker.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        token = secrets.token_hex(8)
-        try:
-            marker.write_text(token + "\n", encoding="utf-8")
-        except OSError:
-            return ""
-        return token
-    except OSError:
-        return ""
 
 
 def official_images(root: Path) -> dict[str, str]:

@@ -1,35 +1,27 @@
-"""An engine reached over ssh:// (DOCKER_HOST or a docker context), through OpenSSH's client.
-
-Two background connections, each an `ssh -N` process:
-- the engine's API on a local socket, shared by every task (the SDK, Compose and the docker CLI
-  all go through it, so a task pays the SSH handshake once, not once per command);
-- a project's published ports on this machine's 127.0.0.1 with the same numbers, started by
-  `up` and `debug` and stopped by `down`.
-OpenSSH reads ~/.ssh/config, the agent and known_hosts just as the docker CLI's own ssh does.
+"""SSH through OpenSSH's client, for an engine reached over ssh:// (DOCKER_HOST or a docker context):
+the address, ssh's errors in one line, and background `ssh -N` connections (devloop/background.py).
+One of them carries the engine's API to a local socket shared by every task (the SDK, Compose and
+the docker CLI all go through it, so a task pays the SSH handshake once, not once per command);
+devloop/places/ssh.py adds another for the stack's ports. OpenSSH reads ~/.ssh/config, the agent
+and known_hosts just as the docker CLI's own ssh does.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import os
 import socket
-import subprocess
 import tempfile
-import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from . import processes
+from . import state
+from .background import Background, Ended
+from .commands import Cli
 from .errors import DevloopError
-
-try:
-    import fcntl
-except ImportError:  # native Windows: no flock (WSL2 has it)
-    fcntl = None  # type: ignore[assignment]
 
 # No prompt (there may be no terminal): an unknown host key or a locked key is an error.
 # Keep-alives notice a dropped connection within ~30 s; a forward that cannot listen fails at once.
@@ -103,51 +95,18 @@ def _key(*parts: str) -> str:
     return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on a file (two tasks must not start two connections for one thing)."""
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def connection(target: Target, forwards: Iterable[str], process: Background, ready: Callable[[], bool], **fields: Any) -> None:
+    """Start `ssh -N` with these -L forwards as that background process; wait until ready() or fail with ssh's own error line."""
+    argv = ["ssh", "-N", *OPTIONS, *(arg for forward in forwards for arg in ("-L", forward)), *target.argv()]
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _alive(pid: object) -> bool:
-    """Whether one of our background ssh processes runs with that pid."""
-    return processes.alive(pid, "ssh")
-
-
-def _stop(pid: object) -> None:
-    """End a background ssh, if it runs."""
-    processes.terminate(pid, "ssh")
-
-
-def _start(target: Target, forwards: Iterable[str], log: Path, ready: Callable[[], bool]) -> int:
-    """Start `ssh -N` with these -L forwards; wait until ready() or fail with ssh's own error line."""
-    argv = ["ssh", "-N", *OPTIONS]
-    for forward in forwards:
-        argv += ["-L", forward]
-    with log.open("w", encoding="utf-8") as errors:
-        try:
-            proc = subprocess.Popen(
-                [*argv, *target.argv()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
-            )
-        except FileNotFoundError:
-            raise DevloopError(f"{target.url} is reached over SSH, and there is no ssh client here: install OpenSSH's") from None
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise failure(target, log.read_text(encoding="utf-8", errors="replace"))
-        if ready():
-            return proc.pid
-        time.sleep(0.02)
-    proc.kill()
-    raise DevloopError(f"ssh to {target.url} did not set up its forwards within {READY_TIMEOUT:.0f}s: {log.read_text().strip()[-200:]}")
+        if process.start(argv, ready, READY_TIMEOUT, **fields):
+            return
+    except FileNotFoundError:
+        raise DevloopError(f"{target.url} is reached over SSH, and there is no ssh client here: install OpenSSH's") from None
+    except Ended as ended:
+        raise failure(target, ended.output) from None
+    said = process.printed().strip()[-200:]
+    raise DevloopError(f"ssh to {target.url} did not set up its forwards within {READY_TIMEOUT:.0f}s: {said or 'it said nothing'}")
 
 
 def _connects(path: str) -> bool:
@@ -161,19 +120,18 @@ def _connects(path: str) -> bool:
     return True
 
 
-def remote_socket(target: Target) -> str:
+def remote_socket(target: Target, cli: Cli | None = None) -> str:
     """Return the path of the engine's socket on the remote machine, as its docker CLI resolves it."""
     argv = ["ssh", *OPTIONS, *target.argv(), "docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60, check=False)
-    except FileNotFoundError:
-        raise DevloopError(f"{target.url} is reached over SSH, and there is no ssh client here: install OpenSSH's") from None
-    except subprocess.TimeoutExpired:
-        raise DevloopError(f"ssh to {target.url} did not answer within 60s") from None
-    if done.returncode == 255:
+    done = (cli or Cli()).capture(argv, timeout=60)
+    if done.code == 127:
+        raise DevloopError(f"{target.url} is reached over SSH, and there is no ssh client here: install OpenSSH's")
+    if done.code == 124:
+        raise DevloopError(f"ssh to {target.url} did not answer within 60s")
+    if done.code == 255:
         raise failure(target, done.stderr)
     found = done.stdout.strip()
-    if done.returncode != 0 or not found:
+    if done.code != 0 or not found:
         said = (done.stderr.strip().splitlines() or ["no answer"])[-1]
         raise DevloopError(f"{target.url}: the docker CLI there did not say where its engine is ({said}); Compose needs it there too")
     if not found.startswith("unix://"):
@@ -181,93 +139,29 @@ def remote_socket(target: Target) -> str:
     return found.removeprefix("unix://")
 
 
+def _tunnel(url: str) -> tuple[Background, Path]:
+    """The background ssh that carries an engine's API, and the local socket it listens on."""
+    folder, name = runtime_dir(), _key(url)
+    return Background(folder / f"{name}.json", folder / f"{name}.log", "ssh"), folder / f"{name}.sock"
+
+
 def engine_socket(url: str) -> str:
     """Return a local socket that reaches the engine at an ssh:// address, starting the connection that carries it when none does."""
     target = Target.parse(url)
-    folder = runtime_dir()
-    name = _key(url)
-    local, state = folder / f"{name}.sock", folder / f"{name}.json"
-    with _locked(folder / f"{name}.lock"):
-        pid = _read(state).get("pid")
-        if _alive(pid) and _connects(str(local)):
+    tunnel, local = _tunnel(url)
+    with state.locked(tunnel.state_file.with_suffix(".lock")):
+        if tunnel.alive() and _connects(str(local)):
             return str(local)
-        _stop(pid)
         remote = remote_socket(target)
         local.unlink(missing_ok=True)
-        pid = _start(target, [f"{local}:{remote}"], folder / f"{name}.log", lambda: _connects(str(local)))
-        _write(state, {"pid": pid, "url": url})
+        connection(target, [f"{local}:{remote}"], tunnel, lambda: _connects(str(local)), url=url)
     return str(local)
 
 
 def close_engine(url: str) -> None:
     """Stop the connection that carries the engine's API, if one runs."""
-    folder = runtime_dir()
-    name = _key(url)
-    with _locked(folder / f"{name}.lock"):
-        _stop(_read(folder / f"{name}.json").get("pid"))
-        for suffix in (".sock", ".json", ".log"):
-            (folder / f"{name}{suffix}").unlink(missing_ok=True)
-
-
-def _read(path: Path) -> dict:
-    """Return a small JSON state file ({} when there is none)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _write(path: Path, data: dict) -> None:
-    """Replace a small JSON state file in one step."""
-    partial = path.with_suffix(".part")
-    partial.write_text(json.dumps(data) + "\n", encoding="utf-8")
-    partial.replace(path)
-
-
-def _listening(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:port."""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-class Forwards:
-    """One project's published ports, carried from the remote engine's 127.0.0.1 to this machine's."""
-
-    def __init__(self, url: str, state_dir: Path, project: str) -> None:
-        self.target = Target.parse(url)
-        self.state = state_dir / f"forwards-{project}.json"
-        self.log = state_dir / f"forwards-{project}.log"
-
-    def current(self) -> list[int]:
-        """The ports forwarded now ([] when the forwarder is not running)."""
-        found = _read(self.state)
-        return sorted(found.get("ports", [])) if _alive(found.get("pid")) and found.get("url") == self.target.url else []
-
-    def ensure(self, ports: Iterable[int]) -> None:
-        """Forward exactly these ports (keep a forwarder that already does)."""
-        wanted = sorted(set(ports))
-        if wanted and self.current() == wanted:
-            return
-        self.stop()
-        if not wanted:
-            return
-        self.state.parent.mkdir(exist_ok=True)
-        forwards = [f"127.0.0.1:{p}:127.0.0.1:{p}" for p in wanted]
-        pid = _start(self.target, forwards, self.log, lambda: all(_listening(p) for p in wanted))
-        _write(self.state, {"pid": pid, "url": self.target.url, "ports": wanted})
-
-    def describe(self) -> str:
-        """Say which ports come here, and whether the forwarder runs (for `up` and `status`)."""
-        ports = self.current()
-        if not ports:
-            return f"NOT forwarded from {self.target.url} (`invoke up` forwards them again)"
-        listed = ", ".join(map(str, ports))
-        return f"{listed} forwarded from {self.target.url}'s 127.0.0.1 over SSH (pid {_read(self.state)['pid']})"
-
-    def stop(self) -> None:
-        """Stop forwarding."""
-        _stop(_read(self.state).get("pid"))
-        self.state.unlink(missing_ok=True)
+    tunnel, local = _tunnel(url)
+    with state.locked(tunnel.state_file.with_suffix(".lock")):
+        tunnel.forget()
+        for path in (local, tunnel.log):
+            path.unlink(missing_ok=True)

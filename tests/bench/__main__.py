@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from devloop import modes
-from devloop.stack import Stack
+from devloop.runtime import Runtime
 from tests.support.harness import ROOT, Project, copy_project
 from tests.support.waiting import wait_until
 
@@ -75,7 +75,7 @@ def switch(project: Project, files: list[str]) -> None:
 
 def wait_debugger(project: Project) -> None:
     """Wait until debugpy listens in the app container (without using up its connection)."""
-    Stack(project.resolved_settings(), mode=modes.DEBUG).wait_for_debugger()
+    Runtime(project.resolved_settings(), mode=modes.DEBUG).wait_for_debugger()
 
 
 def debug_run(project: Project, results: dict[str, list[float]], key: str) -> None:

@@ -1,6 +1,6 @@
 """The inner loop on a remote engine reached over ssh:// (it sees none of this machine's files):
 the first `invoke up` of a fresh checkout (build on the engine, database made, the whole tree
-synced), then edit-to-served through devloop's sync (devloop/sync.py), with and without a
+synced), then edit-to-served through devloop's sync (devloop/syncer.py), with and without a
 debugger, against `docker compose watch` into the same dev server (action `sync`, and
 `sync+restart`). `python -m tests.bench.remote OUT.json` measures the engine DOCKER_HOST names;
 `measure` runs it on the remote engine of tests/support/engines.py.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from devloop.compose import Compose
-from devloop.stack import Stack
+from devloop.runtime import Runtime
 from tests.support import engines
 from tests.support.harness import Project, copy_project
 from tests.support.waiting import wait_until
@@ -49,8 +49,8 @@ services:
 
 def synced_compose(project: Project, *extra: str) -> Compose:
     """Compose for the copy as `invoke up` runs it on this engine (files carried, app synced), plus extra files."""
-    stack = Stack(project.resolved_settings(), synced=True)
-    return Compose(stack.settings, [*stack.compose.files, *extra], extra_env=stack.compose.extra_env)
+    synced = Runtime(project.resolved_settings(), edits_label="sync").compose
+    return synced.with_files(extra)
 
 
 def compose_watch(project: Project, action: str) -> list[float]:

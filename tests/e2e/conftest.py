@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devloop import engine, modes, ssh
+from devloop import modes, places, ssh
 from devloop.errors import DevloopError
 from tests.support.harness import Project, copy_project
 
@@ -20,7 +20,7 @@ _active: list[Project] = []
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """The project copy; fails loudly (never skips) when there is no engine."""
     try:
-        engine.connect()
+        places.connect()
     except DevloopError as exc:
         pytest.fail(f"the e2e suite needs a Docker engine: {exc}. On Debian as root, ./bootstrap sets one up.", pytrace=False)
     proj = copy_project(tmp_path_factory.mktemp("project") / "blog")
@@ -56,7 +56,7 @@ def down(project: Project) -> Project:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Leave out (not skip) the cases that need an ssh:// engine when the engine is another."""
-    if ssh.is_ssh(engine.endpoint()):
+    if ssh.is_ssh(places.endpoint()):
         return
     kept = [item for item in items if "remote_only" not in item.keywords]
     if len(kept) != len(items):

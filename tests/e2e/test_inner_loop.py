@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from devloop import engine, modes, ssh
-from devloop.engine import PROJECT_LABEL
+from devloop import engine, labels, modes, places, ssh
 from tests.support import dap
 from tests.support.engines import occupied
 from tests.support.harness import ROOT, Project
@@ -90,8 +89,8 @@ def test_doctor_times_a_save_reaching_the_dev_server_without_a_reload(up: Projec
     # On an ssh:// engine, which cannot see this machine's files, the sync carries the save.
     path, status = (
         ("sync of app/src through the Engine API, in sync", "sync of app/src through the Engine API: in sync")
-        if ssh.is_ssh(engine.endpoint())
-        else ("bind mount of app/src, which the engine sees", "bind mount of app/src, which the engine sees (as `invoke up` found")
+        if ssh.is_ssh(places.endpoint())
+        else ("bind mount of app/src, which the engine sees", "bind mount of app/src, which the engine sees (checked by `invoke up`")
     )
     reloads = project.compose("logs", "--no-color", "app").count("reloading for")
     line = next(line for line in project.invoke("doctor").stdout.splitlines() if " edits: " in line)
@@ -298,7 +297,7 @@ def test_data_survives_down_and_up_and_only_down_volumes_yes_deletes_it(up: Proj
     assert refused.returncode != 0 and "--yes" in refused.stderr
     assert project.app().status == "running"
     project.invoke("down", "--volumes", "--yes")
-    assert not project.client.volumes.list(filters={"label": f"{PROJECT_LABEL}={project.name}"})
+    assert not project.client.volumes.list(filters={"label": f"{labels.PROJECT}={project.name}"})
     project.invoke("up")
     assert "Keep me" not in project.get("/blogs")[1]["response"]
 

@@ -11,7 +11,9 @@ import signal
 
 import pytest
 
-from devloop import engine, fingerprints, ssh, sync
+from devloop import places, reach, ssh, state
+from devloop.edits import sync
+from devloop.places.over_ssh import Forwards
 from tests.support.engines import OUTER_VAR, on_engine_host
 from tests.support.harness import Project
 from tests.support.net import free_port
@@ -23,9 +25,9 @@ VIEWS = "app/src/blog/views.py"
 HELLO = '"Hello from Docker!"'
 
 
-def forwards(project: Project) -> ssh.Forwards:
+def forwards(project: Project) -> Forwards:
     """The project's port forwards, as its tasks see them."""
-    return ssh.Forwards(engine.endpoint(), project.root / fingerprints.STATE_DIR, project.name)
+    return Forwards(places.endpoint(), project.root / state.STATE_DIR, project.name)
 
 
 def one_line_error(project: Project, *args: str, env: dict[str, str]) -> str:
@@ -40,7 +42,7 @@ def test_ports_answer_here_through_forwards_that_up_repairs_and_down_stops(up: P
     project = up
     ports = sorted(project.ports[var] for var in ("APP_PORT", "WEB_PORT"))
     assert forwards(project).current() == ports
-    pid = json.loads(forwards(project).state.read_text())["pid"]
+    pid = forwards(project).process.read()["pid"]
     os.kill(pid, signal.SIGTERM)  # as a laptop that slept would lose them
     wait_until(lambda: not forwards(project).current(), timeout=10, what="the forwarder gone")
     assert "no HTTP answer" in project.invoke("status").stdout
@@ -48,19 +50,19 @@ def test_ports_answer_here_through_forwards_that_up_repairs_and_down_stops(up: P
     assert forwards(project).current() == ports
     assert project.get("/") == (200, {"response": "Hello from Docker!"})
     project.invoke("down")
-    assert forwards(project).current() == [] and all(engine.port_free(p) for p in ports)
+    assert forwards(project).current() == [] and all(reach.port_free(p) for p in ports)
     project.invoke("up")
     assert project.get("/") == (200, {"response": "Hello from Docker!"})
 
 
 def test_a_dropped_engine_connection_is_made_again_and_the_sync_catches_up(up: Project) -> None:
     project = up
-    state = ssh.runtime_dir() / f"{ssh._key(engine.endpoint())}.json"
-    os.kill(json.loads(state.read_text())["pid"], signal.SIGKILL)
+    tunnel = ssh.runtime_dir() / f"{ssh._key(places.endpoint())}.json"
+    os.kill(json.loads(tunnel.read_text())["pid"], signal.SIGKILL)
     project.edit(VIEWS, HELLO, '"Hello after a drop!"')
     try:
         wait_until(lambda: project.get("/", timeout=5)[1] == {"response": "Hello after a drop!"}, 30, 0.1, "the edit served")
-        wait_until(lambda: sync.read_state(project.root, project.name).get("state") == sync.IN_SYNC, 10, what="in sync")
+        wait_until(lambda: sync.process(project.root, project.name).read().get("state") == sync.IN_SYNC, 10, what="in sync")
         assert "sync of app/src through the Engine API: in sync" in project.invoke("status").stdout
     finally:
         project.edit(VIEWS, '"Hello after a drop!"', HELLO)
@@ -93,31 +95,31 @@ SSHD = ["/usr/sbin/sshd", "-o", "PasswordAuthentication=no", "-o", "PermitRootLo
 
 def test_an_engine_gone_mid_session_is_one_line_the_sync_says_it_stalled_and_up_recovers(up: Project) -> None:
     project = up
-    where = engine.endpoint()
+    where = places.endpoint()
     assert on_engine_host(["pkill", "sshd"]).returncode == 0  # the listener and every session (sshd-session): the machine is gone
     try:
         # ssh's own words: here the engine container's published port resets the connection.
         status = one_line_error(project, "status", env={})
         assert re.match(rf"error: ssh to {re.escape(where)} failed: .*{SSH_GONE}$", status), status
-        wait_until(lambda: sync.read_state(project.root, project.name).get("state", "").startswith("reconnecting: "), 30, 0.2, "stall")
+        wait_until(lambda: sync.process(project.root, project.name).read().get("state", "").startswith("reconnecting: "), 30, 0.2, "stall")
         doctor = project.invoke("doctor", check=False).stdout
         assert re.search(rf"problem  engine: .*{SSH_GONE}", doctor), doctor
     finally:
         assert on_engine_host(SSHD).returncode == 0
     # Back: the sync reconnects by itself, and `up` makes the ports answer again.
-    wait_until(lambda: sync.read_state(project.root, project.name).get("state") == sync.IN_SYNC, 30, 0.2, "in sync again")
+    wait_until(lambda: sync.process(project.root, project.name).read().get("state") == sync.IN_SYNC, 30, 0.2, "in sync again")
     done = project.invoke("up")
     assert "edits     sync of app/src through the Engine API: in sync" in done.stdout, done.stdout
     assert project.get("/") == (200, {"response": "Hello from Docker!"})
 
 
 def test_ssh_failures_are_one_line_with_ssh_s_own_words(project: Project) -> None:
-    closed = engine.endpoint().rsplit(":", 1)[0] + f":{free_port()}"  # nothing listens there
+    closed = places.endpoint().rsplit(":", 1)[0] + f":{free_port()}"  # nothing listens there
     refused = one_line_error(project, "status", env={"DOCKER_HOST": closed})
     assert refused.startswith(f"error: ssh to {closed} failed: ") and "Connection refused" in refused, refused
     # The system's ssh, without the test's known_hosts (engines.py put its ssh first on PATH), and a
     # name of the engine that no open connection serves yet: the host key is unknown.
-    elsewhere = engine.endpoint().replace("@127.0.0.1:", "@localhost:")
+    elsewhere = places.endpoint().replace("@127.0.0.1:", "@localhost:")
     plain = {"DOCKER_HOST": elsewhere, "PATH": os.environ["PATH"].split(os.pathsep, 1)[1]}
     unknown = one_line_error(project, "status", env=plain)
     assert "Host key verification failed" in unknown and "connect once with `ssh -p" in unknown, unknown

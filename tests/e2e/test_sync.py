@@ -1,4 +1,4 @@
-"""Sync mode (devloop/sync.py): app/src copied into the app through the Engine API. On the remote
+"""Sync mode (devloop/edits/sync.py, devloop/syncer.py): app/src copied into the app through the Engine API. On the remote
 engine (ssh://) and the current one it is chosen by itself, for a checkout that engine does not
 see; on this machine's engine DEVLOOP_EDITS=sync forces it. Each kind of change is served without
 a restart, and nothing is lost in a burst of saves.
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from devloop import sync
+from devloop import syncer
+from devloop.edits import sync
 from tests.support.engines import CONTAINER_VAR
 from tests.support.harness import Project, copy_project
 from tests.support.waiting import wait_until
@@ -59,7 +60,7 @@ def code_listing(project: Project) -> dict[str, str]:
 
 def host_listing(project: Project) -> dict[str, str]:
     """Return app/src as {path: md5}, as sync mode sends it."""
-    tree = sync.Tree(project.root / "app/src")
+    tree = syncer.Tree(project.root / "app/src")
     return {rel: hashlib.md5((tree.folder / rel).read_bytes()).hexdigest() for rel in tree.files()}
 
 
@@ -100,7 +101,7 @@ def test_a_burst_of_100_saves_leaves_code_equal_to_app_src(synced: Project) -> N
             (project.root / f"app/src/blog/burst_{n}.py").write_text(f"M = {n}\n")
         if n % 20 == 10:
             (project.root / f"app/src/blog/burst_{n - 10}.py").unlink()
-    wait_until(lambda: sync.read_state(project.root, project.name).get("state") == sync.IN_SYNC, timeout=10, what="in sync")
+    wait_until(lambda: sync.process(project.root, project.name).read().get("state") == sync.IN_SYNC, timeout=10, what="in sync")
     wait_until(lambda: code_listing(project) == host_listing(project), timeout=10, interval=0.2, what="/code equal to app/src")
     assert code_listing(project)["blog/burst.py"] == hashlib.md5(b"N = 99\n").hexdigest()
     log = (project.root / f".devloop/sync-{project.name}.log").read_text()
@@ -137,9 +138,9 @@ def test_doctor_times_a_save_through_the_sync_and_down_stops_it(synced: Project)
     line = next(line for line in project.invoke("doctor").stdout.splitlines() if " edits: " in line)
     assert line.startswith("ok       edits: a save under app/src reached the dev server in ") and "sync of app/src" in line, line
     assert "sync of app/src through the Engine API: in sync" in project.invoke("status").stdout
-    pid = sync.running(project.root, project.name)["pid"]
+    pid = sync.process(project.root, project.name).running()["pid"]
     project.invoke("down")
-    wait_until(lambda: not sync.running(project.root, project.name), timeout=10, what="the syncer stopped")
+    wait_until(lambda: not sync.process(project.root, project.name).running(), timeout=10, what="the syncer stopped")
     wait_until(lambda: exited(pid), timeout=10, what="the syncer's process ended")
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devloop import engine, host, provision, settings, ssh
+from devloop import host, places, provision, reach, settings, ssh
 
 from .waiting import wait_until
 
@@ -64,7 +64,7 @@ class Engine:
 
 def host_engine() -> Engine:
     """The engine this machine's Docker CLI uses."""
-    return Engine("host", engine.connect().version()["Version"])
+    return Engine("host", places.connect().version()["Version"])
 
 
 def _docker(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
@@ -86,7 +86,7 @@ def _docker(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
 def _free_block(size: int) -> int:
     """Return the first of `size` consecutive ports, below the ephemeral range, free on the host."""
     for first in range(20000, 32000 - size, size):
-        if all(engine.port_free(p) for p in range(first, first + size)):
+        if all(reach.port_free(p) for p in range(first, first + size)):
             return first
     raise RuntimeError(f"no {size} consecutive free ports below 32000")
 
@@ -153,7 +153,7 @@ def current_engine(work: Path) -> Iterator[Engine]:
                 "DOCKER_HOST": docker_host,
                 PORTS_VAR: f"{first}-{last}",
                 CONTAINER_VAR: name,
-                OUTER_VAR: engine.endpoint(),
+                OUTER_VAR: places.endpoint(),
                 "TMPDIR": str(work),
             },
         )
@@ -214,7 +214,7 @@ def remote_engine(work: Path) -> Iterator[Engine]:
                 "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
                 "PYTEST_ADDOPTS": "-m 'remote or remote_only'",  # the inner loop: the rest is the same code on the same engine
                 CONTAINER_VAR: name,
-                OUTER_VAR: engine.endpoint(),
+                OUTER_VAR: places.endpoint(),
             },
         )
     finally:

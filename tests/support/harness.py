@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devloop import engine, modes, settings
+from devloop import engine, modes, places, settings
 from devloop.compose import Compose
 
 from . import http
@@ -47,7 +47,7 @@ class Project:
     @property
     def client(self) -> docker.DockerClient:
         """The engine, connected anew each time (`invoke down` closes an ssh:// engine's connection; this opens it again)."""
-        return engine.connect()
+        return places.connect()
 
     def invoke(
         self, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 600

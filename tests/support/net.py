@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 
-from devloop import engine
+from devloop import engine, places, reach
 
 from .engines import PORTS_VAR
 
@@ -26,7 +26,7 @@ def _from_range() -> int:
     """Return a port below the ephemeral range that nothing listens on now."""
     for _ in range(200):
         port = random.randint(*RANGE)
-        if port not in _given and engine.port_free(port):
+        if port not in _given and reach.port_free(port):
             return port
     raise AssertionError(f"no free port found in {RANGE}")
 
@@ -34,7 +34,7 @@ def _from_range() -> int:
 def _from_pool(pool: str) -> int:
     """Return a port of the engine container's pool (first-last) that no container publishes."""
     first, last = (int(n) for n in pool.split("-"))
-    published = {b.host_port for c in engine.connect().containers.list() for b in engine.bindings(c)}
+    published = {b.host_port for c in places.connect().containers.list() for b in engine.bindings(c)}
     for port in range(first, last + 1):
         if port not in _given and port not in published:
             return port

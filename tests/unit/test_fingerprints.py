@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from devloop import fingerprints
+from devloop import fingerprints, source
 from tests.support.harness import ROOT
 
 
@@ -110,13 +110,21 @@ def test_dockerignore_patterns_match_at_any_depth_and_only_what_they_say() -> No
 
 
 def test_a_source_folder_made_again_on_the_host_recreates_its_service(app_dir: Path) -> None:
-    def with_identity(identity: str) -> dict[str, Any]:
-        m = model(app_dir)
-        m["services"]["app"]["labels"] = {"devloop.source-id": identity}
-        return m
+    def with_identity(token: str) -> fingerprints.Fingerprint:
+        return fingerprints.fingerprint(model(app_dir), source.Source("app", app_dir / "src", "/code", token))
 
-    before = fingerprints.fingerprint(with_identity("2049:1001"))
-    todo = fingerprints.plan(before, fingerprints.fingerprint(with_identity("2049:2002")))
+    before = with_identity("5e2a")
+    todo = fingerprints.plan(before, with_identity("77c1"))
     assert (todo.recreate, todo.restart, todo.rebuild) == (["app"], [], [])
     assert "source folder was deleted and made again on the host" in todo.reasons[0]
-    assert fingerprints.plan(before, fingerprints.fingerprint(with_identity("2049:1001"))).nothing
+    assert fingerprints.plan(before, with_identity("5e2a")).nothing
+
+
+def test_a_synced_source_folder_is_never_part_of_the_build(app_dir: Path) -> None:
+    synced = model(app_dir)
+    synced["services"]["app"]["volumes"] = []  # sync mode's overlay: the folder is copied in, not mounted
+    found = source.Source("app", app_dir / "src", "/code", "5e2a")
+    before = fingerprints.fingerprint(synced, found)
+    (app_dir / "src" / "blog" / "views.py").write_text("x = 2\n")
+    todo = fingerprints.plan(before, fingerprints.fingerprint(synced, found))
+    assert (todo.restart, todo.rebuild, todo.recreate) == (["app"], [], [])

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from devloop import checks, envfile, host, passwords, provision, settings
+from devloop.commands import Cli
 from devloop.errors import DevloopError
 
 DEBIAN = {"ID": "debian", "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)"}
@@ -42,6 +43,7 @@ class FakeProbes(host.Probes):
 
     def __init__(self, machine: FakeHost) -> None:
         self.m = machine
+        self.cli = Cli()  # Compose's model is read by the real `docker compose config` (no engine needed)
 
     def docker_host(self) -> str:
         return str(self.m.env_host)
@@ -76,7 +78,7 @@ class FakeProbes(host.Probes):
     def apt_mirror(self) -> str | None:
         return "http://deb.debian.org/debian"
 
-    def data_volume(self, project: str) -> str | None:
+    def data_volume(self, settings: settings.Settings) -> str | None:
         return self.m.volume  # type: ignore[return-value]
 
     def database_login(self, project: str, password: str) -> str | None:
@@ -85,8 +87,8 @@ class FakeProbes(host.Probes):
     def engine_sees(self, folder: Path, token: str, image: str) -> bool | None:
         return self.m.sees  # type: ignore[return-value]
 
-    def app_synced(self, project: str) -> bool:
-        return False  # sync mode's doctor line: tests/e2e/test_sync.py on the remote engine
+    def app_edits(self, project: str) -> str | None:
+        return ""  # a bind-mounted app; sync mode's doctor line: tests/e2e/test_sync.py on the remote engine
 
     def edit_arrival(self, project: str, folder: Path) -> tuple[str, float] | str:
         return self.m.arrival  # type: ignore[return-value]

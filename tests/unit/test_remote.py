@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from devloop import carry, fingerprints, healing, modes, processes, reach, ssh, sync
+from devloop import carry, fingerprints, healing, labels, modes, processes, reach, source, ssh, syncer
 from devloop.engine import Binding
 from devloop.errors import DevloopError
+from devloop.places.over_tcp import OverTcp
 from tests.support.harness import ROOT, checkout_files
 
 
@@ -57,7 +58,7 @@ def test_ssh_failures_keep_ssh_s_own_last_line_and_say_how_to_accept_a_host_key(
 class TcpStack:
     """What repair_ports needs of a stack on a tcp:// engine whose ports never answer from here."""
 
-    endpoint = "tcp://bigbox:2375"
+    place = OverTcp("tcp://bigbox:2375")
     settings = None
     mode = modes.NORMAL
     recreated: list[str]
@@ -135,7 +136,7 @@ def test_a_changed_config_file_changes_the_label_that_recreates_its_service(chec
     before, _ = carry.overlay(model, checkout, checkout / "app/src")
     (checkout / "web/nginx.conf").write_text((checkout / "web/nginx.conf").read_text() + "# edited\n")
     after, _ = carry.overlay(model, checkout, checkout / "app/src")
-    label = carry.CARRIED_LABEL
+    label = labels.CARRIED
     assert before["services"]["web"]["labels"][label] != after["services"]["web"]["labels"][label]
     assert before["services"]["db"]["labels"][label] == after["services"]["db"]["labels"][label]
 
@@ -149,9 +150,11 @@ def test_a_binary_file_to_carry_is_one_line(checkout: Path) -> None:
 def test_an_edit_in_the_synced_source_does_not_make_the_app_image_stale(checkout: Path) -> None:
     path, env = carry.write(resolved(checkout, "docker-compose.yml"), checkout, "blog", checkout / "app/src")
     model = resolved(checkout, "docker-compose.yml", path, env={**os.environ, **env})
-    before = fingerprints.fingerprint(model, checkout / "app/src")
+    found = source.find(resolved(checkout, "docker-compose.yml"), checkout)  # the overlay hides the mount: the base model has it
+    assert found is not None and source.find(model, checkout) is None
+    before = fingerprints.fingerprint(model, found)
     (checkout / "app/src/blog/views.py").write_text("# edited\n")
-    after = fingerprints.fingerprint(model, checkout / "app/src")
+    after = fingerprints.fingerprint(model, found)
     assert before.build == after.build and before.source != after.source
 
 
@@ -161,11 +164,11 @@ def test_the_sync_sends_sources_owned_by_the_app_user_and_leaves_out_what_docker
     (src / "blog/__pycache__/views.cpython-311.pyc").write_bytes(b"\0")
     (src / "blog/views.py~").write_text("backup")
     (src / ".devloop-probe").write_text("token")
-    tree = sync.Tree(src)
+    tree = syncer.Tree(src)
     files = tree.files()
     assert "blog/views.py" in files and ".devloop-probe" in files
     assert not any("__pycache__" in f or f.endswith("~") or f == ".devloop-source" for f in files), files
-    with tarfile.open(fileobj=io.BytesIO(sync.pack(src, ["blog/views.py"], 10001))) as tar:
+    with tarfile.open(fileobj=io.BytesIO(syncer.pack(src, ["blog/views.py"], 10001))) as tar:
         members = {m.name: (m.uid, m.gid, m.isdir()) for m in tar.getmembers()}
     assert members == {"blog": (10001, 10001, True), "blog/views.py": (10001, 10001, False)}
 

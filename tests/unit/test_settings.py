@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from devloop import settings
+from devloop import settings, source
+from devloop.compose import Compose
 from devloop.errors import DevloopError
 
 
@@ -63,8 +64,9 @@ def test_compose_dir_name_is_normalised_like_compose(tmp_path: Path) -> None:
 
 def test_the_source_identity_follows_the_folder_not_its_name(project: Path) -> None:
     (project / "app" / "src").mkdir(parents=True)
-    first = settings.load(project, environ={}).compose_env()["DEVLOOP_SOURCE_ID"]
-    assert settings.load(project, environ={}).compose_env()["DEVLOOP_SOURCE_ID"] == first
+    first = Compose(settings.load(project, environ={})).env["DEVLOOP_SOURCE_ID"]
+    found = Compose(settings.load(project, environ={})).source()
+    assert found == source.Source("app", project / "app" / "src", "/code", first)
     shutil.rmtree(project / "app" / "src")
     (project / "app" / "src").mkdir()  # the same inode number, often
-    assert first and settings.load(project, environ={}).compose_env()["DEVLOOP_SOURCE_ID"] != first
+    assert first and Compose(settings.load(project, environ={})).env["DEVLOOP_SOURCE_ID"] != first

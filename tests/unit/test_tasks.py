@@ -15,6 +15,8 @@ import tasks
 from devloop import engine, modes, settings
 from devloop.commands import Result
 from devloop.errors import DevloopError
+from devloop.places.here import Here
+from devloop.runtime import Runtime
 from devloop.stack import Stack
 from tests.support.harness import ROOT
 from tests.support.net import free_port
@@ -44,6 +46,7 @@ class RecordingStack:
 def recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     RecordingStack.calls = []
     monkeypatch.setattr(tasks, "Stack", RecordingStack)
+    monkeypatch.setattr(tasks, "running_stack", lambda settings: RecordingStack(settings))
     return RecordingStack.calls
 
 
@@ -100,8 +103,10 @@ def test_debug_wait_selects_the_wait_mode(recorded: list[str]) -> None:
     assert recorded[:3] == ["init debug-wait", "require_engine", "up"]
 
 
-class PortStack(Stack):
-    """A Stack whose engine reports no containers of ours."""
+class PortStack(Runtime):
+    """A stack on this machine's engine, which reports no containers of ours."""
+
+    place = Here("unix:///var/run/docker.sock")
 
     def states(self) -> dict[str, engine.ServiceState]:
         return {}
@@ -155,8 +160,8 @@ class Engine2010:
         return {"ApiVersion": "1.41"}
 
 
-class OfflineStack(Stack):
-    """A Stack on a stand-in engine, for the decisions made before Compose runs."""
+class OfflineStack(Runtime):
+    """A stack on a stand-in engine, for the decisions made before Compose runs."""
 
     @property
     def client(self) -> Any:
@@ -164,7 +169,7 @@ class OfflineStack(Stack):
 
 
 def test_a_build_failure_names_the_failing_step(project: Any) -> None:
-    stack = OfflineStack(settings.load(project, environ={}), cli=BuildFails())
+    stack = Stack(settings.load(project, environ={}), runtime=OfflineStack(settings.load(project, environ={}), cli=BuildFails()))
     with pytest.raises(DevloopError, match=r"^build of app failed: failed to solve: exit code: 1$"):
         stack.build()
     with pytest.raises(DevloopError, match=r"unknown service db: choose from app"):

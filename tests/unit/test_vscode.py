@@ -1,4 +1,4 @@
-"""launch.json: derived from the compose files, and the committed one agrees with them."""
+"""launch.json: derived from Compose's model of debug mode, and the committed one agrees with it."""
 
 from __future__ import annotations
 
@@ -8,25 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from devloop import vscode
+from devloop import settings, vscode
 from devloop.errors import DevloopError
 from tests.support.harness import ROOT
 
 
-def test_committed_launch_json_agrees_with_the_compose_files() -> None:
-    committed = (ROOT / vscode.LAUNCH_FILE).read_text(encoding="utf-8")
-    assert committed == vscode.render(ROOT, {}), "run `invoke vscode` and commit .vscode/launch.json"
-
-
-def test_config_maps_the_bind_mount_and_the_published_debug_port() -> None:
-    config = vscode.launch_config(ROOT, {})
-    assert config["connect"] == {"host": "127.0.0.1", "port": 5678}
-    assert config["pathMappings"] == [{"localRoot": "${workspaceFolder}/app/src", "remoteRoot": "/code"}]
-    assert config["subProcess"] is True and config["justMyCode"] is True
-
-
-def test_debug_port_setting_moves_the_attach_port() -> None:
-    assert vscode.launch_config(ROOT, {"DEBUG_PORT": "6000"})["connect"]["port"] == 6000
+def debug_model(root: Path, **environ: str) -> vscode.Compose:
+    """Compose of debug mode for a project, with no .env or environment of the machine's."""
+    return vscode.debug_compose(settings.load(root, environ=environ))
 
 
 @pytest.fixture
@@ -37,24 +26,47 @@ def copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_committed_launch_json_agrees_with_the_compose_files(copy: Path) -> None:
+    committed = (ROOT / vscode.LAUNCH_FILE).read_text(encoding="utf-8")
+    assert committed == vscode.render(debug_model(copy)), "run `invoke vscode` and commit .vscode/launch.json"
+
+
+def test_config_maps_the_bind_mount_and_the_published_debug_port(copy: Path) -> None:
+    config = vscode.launch_config(debug_model(copy))
+    assert config["connect"] == {"host": "127.0.0.1", "port": 5678}
+    assert config["pathMappings"] == [{"localRoot": "${workspaceFolder}/app/src", "remoteRoot": "/code"}]
+    assert config["subProcess"] is True and config["justMyCode"] is True
+
+
+def test_debug_port_setting_moves_the_attach_port(copy: Path) -> None:
+    assert vscode.launch_config(debug_model(copy, DEBUG_PORT="6000"))["connect"]["port"] == 6000
+
+
 def test_a_changed_mount_changes_the_mapping(copy: Path) -> None:
     compose = copy / "docker-compose.yml"
     compose.write_text(compose.read_text().replace("./app/src:/code", "./app/src:/srv/app"))
-    assert vscode.launch_config(copy, {})["pathMappings"][0]["remoteRoot"] == "/srv/app"
+    assert vscode.launch_config(debug_model(copy))["pathMappings"][0]["remoteRoot"] == "/srv/app"
 
 
 def test_no_bind_mount_is_a_clear_error(copy: Path) -> None:
     compose = copy / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace("      - ./app/src:/code\n", ""))
+    compose.write_text(compose.read_text().replace("    volumes:\n      - ./app/src:/code\n", ""))
     with pytest.raises(DevloopError, match="no bind mount"):
-        vscode.launch_config(copy, {})
+        vscode.launch_config(debug_model(copy))
+
+
+def test_a_compose_file_compose_refuses_is_its_own_one_line_error(copy: Path) -> None:
+    debug = copy / "compose/debug.yml"
+    debug.write_text(debug.read_text().replace(":${DEBUG_PORT:-5678}:5678", ":${DEBUG_PORT:-5678}:not-a-port"))
+    with pytest.raises(DevloopError, match=r"^invalid compose configuration: "):
+        vscode.launch_config(debug_model(copy))
 
 
 def test_write_keeps_the_users_other_configurations(copy: Path) -> None:
     launch = copy / vscode.LAUNCH_FILE
     launch.parent.mkdir()
     launch.write_text(json.dumps({"version": "0.2.0", "configurations": [{"name": "Mine", "type": "node"}]}))
-    assert vscode.write(copy, {})
+    assert vscode.write(settings.load(copy, environ={}))
     names = [c["name"] for c in json.loads(launch.read_text())["configurations"]]
     assert names == [vscode.CONFIG_NAME, "Mine"]
-    assert not vscode.write(copy, {})
+    assert not vscode.write(settings.load(copy, environ={}))
