@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import source
@@ -159,6 +159,15 @@ class Compose:
         for name in services:
             visit(name)
         return ordered
+
+    def startable_without(self, services: Collection[str]) -> list[str]:
+        """Return the services that are none of these and depend on none of them, directly or not (db, while app builds)."""
+        model = self.model().get("services", {})
+
+        def needs(name: str, seen: tuple[str, ...] = ()) -> bool:
+            return name in services or any(needs(d, (*seen, name)) for d in model.get(name, {}).get("depends_on", {}) if d not in seen)
+
+        return [name for name in self.services() if not needs(name)]
 
     def built_services(self) -> list[str]:
         """Return the services Compose builds from a Dockerfile."""

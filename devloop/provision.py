@@ -7,7 +7,10 @@ packages when there is no registry), the CA bundle for pip, the database passwor
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from . import envfile, passwords
@@ -42,7 +45,7 @@ STANDINS = {
 
 def ensure_engine(act: Actions, out: Printer) -> bool:
     """Make a Docker engine answer; return whether anything changed."""
-    probes = act.probes
+    probes, started = act.probes, time.monotonic()
     version, error = probes.engine() if probes.has_command("docker") else (None, "")
     if version:
         out(f"ok       engine: Docker {version} answers (left alone)")
@@ -57,13 +60,14 @@ def ensure_engine(act: Actions, out: Printer) -> bool:
         act.apt_install("docker.io", "iptables", "ca-certificates")
     out("fixing   engine: starting dockerd")
     act.start_engine()
-    out(f"ok       engine: Docker {probes.engine()[0]} answers")
+    out(f"ok       engine: Docker {probes.engine()[0]} answers ({_since(started)})")
     return True
 
 
-def ensure_compose(act: Actions, out: Printer) -> bool:
-    """Make Compose v2 >= MIN_VERSION available; return whether anything changed."""
-    probes = act.probes
+def ensure_compose(act: Actions, out: Printer, engine_ready: Callable[[], object] = lambda: None) -> bool:
+    """Make Compose v2 >= MIN_VERSION available (beside the engine's install, which brings the docker CLI it
+    plugs into: engine_ready waits for it); return whether anything changed."""
+    probes, started = act.probes, time.monotonic()
     check = check_compose(probes)
     if check.ok:
         out(check.line())
@@ -71,6 +75,7 @@ def ensure_compose(act: Actions, out: Printer) -> bool:
     if not (probes.is_root() and debian_family(probes)):
         raise DevloopError(f"{check.detail}: install the docker compose plugin (https://docs.docker.com/compose/install/)")
     if probes.os_release().get("ID") == "ubuntu":
+        engine_ready()  # both are apt installs: one at a time
         out("fixing   compose: installing docker-compose-v2")
         act.apt_install("docker-compose-v2", "docker-buildx")
     else:
@@ -78,16 +83,17 @@ def ensure_compose(act: Actions, out: Printer) -> bool:
         if not mirror:
             raise DevloopError("cannot find the host's Debian mirror in /etc/apt/sources*: install the docker compose plugin by hand")
         out(f"fixing   compose: installing Compose v2 and buildx from Debian {COMPOSE_SUITE}'s packages")
-        act.install_compose_from_debian(mirror)
+        act.install_compose_from_debian(mirror)  # apt in folders of its own: no lock shared with the engine's install
+    engine_ready()
     check = check_compose(probes)
     if not check.ok:
         raise DevloopError(f"{check.detail} even after installing it")
-    out(check.line())
+    out(f"{check.line()} ({_since(started)})")
     return True
 
 
-def ensure_image(act: Actions, settings: Settings, var: str, name: str, out: Printer) -> str | None:
-    """Make one base image available; return the stand-in to record, if one replaced it."""
+def needs_standin(act: Actions, settings: Settings, var: str, name: str, out: Printer) -> Standin | None:
+    """Make one base image available if it is local or pullable; else return the stand-in to build (None if none is needed)."""
     standin = STANDINS[var]
     probes = act.probes
     if probes.image_local(name):
@@ -101,12 +107,54 @@ def ensure_image(act: Actions, settings: Settings, var: str, name: str, out: Pri
         if name != official_images(settings.root)[var]:
             raise DevloopError(f"{var}={name} is neither local nor pullable: fix {var} in .env, or unset it to use a stand-in")
         out(f"fixing   {var}: no registry answers; using a stand-in built from Debian packages")
-    if not probes.image_local(standin.image):
-        ensure_base(act, standin.suite, out)
-        out(f"fixing   {var}: building {standin.image}")
-        act.build_image(standin.image, settings.path(standin.context), BASES[standin.suite])
-    out(f"ok       {var}: {standin.image} (stand-in built from Debian packages)")
-    return standin.image
+    return standin
+
+
+def ensure_images(act: Actions, settings: Settings, out: Printer) -> dict[str, str]:
+    """Make every base image available: pulled, or stand-ins built side by side (one chain per Debian suite,
+    its base first); return the stand-ins to record."""
+    with ThreadPoolExecutor(len(settings.images)) as pool:
+        wanted = dict(
+            zip(settings.images, pool.map(lambda item: needs_standin(act, settings, *item, out), settings.images.items()), strict=True)
+        )
+    missing = {var: standin for var, standin in wanted.items() if standin and not act.probes.image_local(standin.image)}
+    suites = {standin.suite: [s for s in missing.values() if s.suite == standin.suite] for standin in missing.values()}
+    if any(not act.probes.image_local(BASES[suite]) for suite in suites):
+        prepare_bases(act)
+    with ThreadPoolExecutor(max(len(suites), 1)) as pool:
+        list(pool.map(lambda suite: build_suite(act, settings, suite, suites[suite], out), suites))
+    for var, standin in wanted.items():
+        if standin and var not in missing:
+            out(f"ok       {var}: {standin.image} (stand-in built from Debian packages)")
+    return {var: standin.image for var, standin in wanted.items() if standin and standin.image != settings.images[var]}
+
+
+def build_suite(act: Actions, settings: Settings, suite: str, standins: list[Standin], out: Printer) -> None:
+    """Make a suite's Debian base if missing, then its stand-ins side by side."""
+    ensure_base(act, suite, out)
+
+    def build(standin: Standin) -> None:
+        started = time.monotonic()
+        out(f"fixing   {_var_of(standin)}: building {standin.image}")
+        act.build_image(standin.image, settings.path(standin.context), BASES[suite])
+        out(f"ok       {_var_of(standin)}: {standin.image} (stand-in built from Debian packages in {_since(started)})")
+
+    with ThreadPoolExecutor(len(standins)) as pool:
+        list(pool.map(build, standins))
+
+
+def _var_of(standin: Standin) -> str:
+    """The setting a stand-in stands in for."""
+    return next(var for var, s in STANDINS.items() if s == standin)
+
+
+def prepare_bases(act: Actions) -> None:
+    """Check that Debian bases can be made here, and install mmdebstrap once (before bases are made side by side)."""
+    probes = act.probes
+    if not probes.apt_mirror() or not probes.is_root():
+        raise DevloopError("building a Debian base image needs root and a Debian host (mmdebstrap): pull the official images instead")
+    if not probes.has_command("mmdebstrap"):
+        act.apt_install("mmdebstrap")
 
 
 def ensure_base(act: Actions, suite: str, out: Printer) -> None:
@@ -115,14 +163,27 @@ def ensure_base(act: Actions, suite: str, out: Printer) -> None:
     image = BASES[suite]
     if probes.image_local(image):
         return
-    mirror = probes.apt_mirror()
-    if not mirror or not probes.is_root():
-        raise DevloopError(f"building {image} needs root and a Debian host (mmdebstrap): pull the official images instead")
-    if not probes.has_command("mmdebstrap"):
-        out("fixing   base image: installing mmdebstrap")
-        act.apt_install("mmdebstrap")
+    prepare_bases(act)
+    mirror, started = probes.apt_mirror(), time.monotonic()
     out(f"fixing   base image: making {image} with mmdebstrap from {mirror}")
-    act.build_base(mirror, suite)
+    act.build_base(str(mirror), suite)
+    out(f"ok       base image: {image} ({_since(started)})")
+
+
+def _one_line_at_a_time(out: Printer) -> Printer:
+    """Return a printer that steps running side by side can share without mixing their lines."""
+    lock = threading.Lock()
+
+    def say(line: str) -> None:
+        with lock:
+            out(line)
+
+    return say
+
+
+def _since(started: float) -> str:
+    """How long a step took, as setup prints it."""
+    return f"{time.monotonic() - started:.1f} s"
 
 
 def default_ca_bundle(act: Actions, environ: Mapping[str, str]) -> str:
@@ -135,14 +196,14 @@ def default_ca_bundle(act: Actions, environ: Mapping[str, str]) -> str:
 
 
 def setup(settings: Settings, act: Actions, out: Printer = print, environ: Mapping[str, str] | None = None) -> list[str]:
-    """Check everything `invoke up` needs and fix what can be fixed; return what changed."""
+    """Check everything `invoke up` needs and fix what can be fixed (side by side where independent); return what changed."""
     environ = os.environ if environ is None else environ
-    changed = [name for name, ensure in (("engine", ensure_engine), ("compose", ensure_compose)) if ensure(act, out)]
-    record: dict[str, str] = {}
-    for var, name in settings.images.items():
-        standin = ensure_image(act, settings, var, name, out)
-        if standin and standin != name:
-            record[var] = standin
+    out = _one_line_at_a_time(out)
+    with ThreadPoolExecutor(1) as pool:  # Compose's package is fetched while the engine installs
+        engine = pool.submit(ensure_engine, act, out)
+        compose = ensure_compose(act, out, engine.result)
+        changed = [name for name, done in (("engine", engine.result()), ("compose", compose)) if done]
+    record = ensure_images(act, settings, out)
     if not settings.ca_bundle:
         found = default_ca_bundle(act, environ)
         if found:
@@ -153,7 +214,7 @@ def setup(settings: Settings, act: Actions, out: Printer = print, environ: Mappi
     if record and envfile.update(settings.path(ENV_FILE), record):
         changed.append(f"{ENV_FILE} ({', '.join(sorted(record))})")
         out(f"fixing   recorded {', '.join(f'{k}={v}' for k, v in sorted(record.items()))} in {ENV_FILE}")
-    volume = act.probes.data_volume(settings.project) if passwords.missing(settings.root) else None
+    volume = act.probes.data_volume(settings) if passwords.missing(settings.root) else None
     created = passwords.ensure(settings.root, volume)  # fails, saying what to do, over an existing volume
     if created:
         changed.append("db passwords")

@@ -50,18 +50,13 @@ class Stack:
         started, rt = time.monotonic(), self.runtime
         rt.preflight()
         rt.check_ports()
-        stale = images.stale(rt, force=build)
-        for name, why in stale.items():
-            self.out(f"building {name} ({why})")
-        if stale:
-            images.build(rt, list(stale))
-        rt.use(self._edits())
+        self._images_and_edits(images.stale(rt, force=build))
         recorded, current = fingerprints.load(self.settings.root, self.settings.project), rt.fingerprint()
         for name in healing.replaced_sources(recorded, current):
             self.out(f"{name}: its source folder was deleted and made again on the host; recreating {name}")
         healing.dedupe_networks(rt)
         todo = changes.plan(recorded, current, rt.compose.services(), rt.running())
-        if not stale and changes.nothing_to_start(rt.states(), rt.compose.services(), images.image_ids(rt), todo):
+        if changes.nothing_to_start(rt.states(), rt.compose.services(), images.image_ids(rt), todo):
             self.out("every service is up to date and healthy; nothing to start")
             rt.edits.after_start(rt.client)
         else:
@@ -75,13 +70,37 @@ class Stack:
         for line in [*report.where(checked, skipped), *self._carried(rt.states())]:
             self.out(f"  {line}")
 
-    def _edits(self) -> edits.Edits:
-        """Choose how edits reach the app on this engine, now that its image exists to probe with."""
+    def _images_and_edits(self, stale: dict[str, str]) -> None:
+        """Build the stale images and choose how edits reach the app; when the engine can be asked before the build,
+        start meanwhile what needs none of those images (the database initialises while the app builds)."""
+        rt = self.runtime
+        for name, why in stale.items():
+            self.out(f"building {name} ({why})")
+        probe = self._probe_image()
+        if probe:
+            rt.use(self._edits(probe))
+        early = rt.compose.startable_without(stale) if probe and stale else []
+        if early:
+            self.out(f"starting {', '.join(early)} while {', '.join(stale)} builds")
+        with rt.starter().early(early):
+            if stale:
+                images.build(rt, list(stale))
+        if not probe:
+            rt.use(self._edits(self._probe_image() or ""))
+
+    def _probe_image(self) -> str | None:
+        """An image the engine has, to ask it whether it sees app/src: the app's own, else the one it is built from."""
+        rt, found = self.runtime, self.runtime.base.source()
+        candidates = [rt.base.image_of(found.service) if found else "", self.settings.python_image]
+        return next((image for image in candidates if image and engine.image_id(rt.client, image)), None)
+
+    def _edits(self, probe: str) -> edits.Edits:
+        """Choose how edits reach the app on this engine (asking it with a throwaway container of the probe image)."""
         rt, found = self.runtime, self.runtime.base.source()
         if found is None:
             return rt.edits  # no source folder: nothing to carry
         where = rt.place.endpoint
-        sees = lambda: mounts.seen(rt.client, where, self.settings.root, found, rt.base.image_of(found.service))  # noqa: E731
+        sees = lambda: mounts.seen(rt.client, where, self.settings.root, found, probe)  # noqa: E731
         return edits.choose(self.settings, found, where, sees, self.out)
 
     def _carried(self, states: dict[str, engine.ServiceState]) -> list[str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from . import engine, passwords
 from .commands import error_line
@@ -51,6 +52,17 @@ class Starter:
             self.start(max(deadline - time.monotonic(), 30), running_before, retry=False)
             return
         self.diagnose(output, running_before, timed_out=time.monotonic() >= deadline)
+
+    @contextlib.contextmanager
+    def early(self, services: Sequence[str]) -> Iterator[None]:
+        """Start these services while the caller does something else (a build); wait for Compose afterwards (a failure
+        shows in the start that follows, with its diagnosis)."""
+        proc = self.compose.start("up", "--detach", "--no-build", "--no-deps", *services) if services else None
+        try:
+            yield
+        finally:
+            if proc is not None:
+                proc.communicate()
 
     def _awaited(self, order: Sequence[str]) -> list[str]:
         """Return the services to wait for: all but one-shot jobs others wait to complete (as `--wait` does)."""

@@ -203,9 +203,19 @@ def medians(results: Results) -> dict[str, Any]:
     }
 
 
+KEPT = "<!-- Below: measurements not made by `nox -s bench`; it keeps them when it rewrites this file. -->"
+
+
+def kept(path: Path) -> str:
+    """The part of a benchmarks page that other measurements wrote (from the KEPT marker on)."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return text[text.index(KEPT) :] if KEPT in text else KEPT + "\n"
+
+
 def write(docs: Path, results: Results, host: dict[str, str], seconds: float) -> str:
-    """Write docs/benchmarks.md, .json and .png; return the table."""
+    """Write docs/benchmarks.md (keeping what other measurements wrote below the marker), .json and .png; return the table."""
     docs.mkdir(exist_ok=True)
+    others = kept(docs / "benchmarks.md")
     rendered = table(results)
     plot(results.latency, docs / "benchmarks.png")
     (docs / "benchmarks.json").write_text(json.dumps(medians(results), indent=2) + "\n")
@@ -232,6 +242,6 @@ def write(docs: Path, results: Results, host: dict[str, str], seconds: float) ->
         "- Remote engine: Docker in a container reached only over `ssh://` on this machine's loopback\n"
         "  (`tests/support/engines.py`). Ours: `invoke up` chose sync mode by itself; a save goes into\n"
         "  the app through the Engine API over one SSH connection, and the port through another.\n"
-        "  Compose watch: the source `COPY`ed into the image, its watch sending each save.\n"
+        "  Compose watch: the source `COPY`ed into the image, its watch sending each save.\n\n" + others
     )
     return rendered

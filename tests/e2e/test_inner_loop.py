@@ -6,6 +6,7 @@ The cases share one project copy; each asks for the state it needs (`up`, `down`
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import threading
@@ -66,6 +67,26 @@ def test_up_starts_a_healthy_stack_that_keeps_every_http_contract(down: Project)
     for body, message in ((None, "JSON object"), ({"title": ""}, "empty"), ({"title": 7}, "string"), ({"title": "x" * 256}, "255")):
         status, answer = project.http("POST", "/blogs", body, raw=b"not json" if body is None else None)
         assert status == 400 and message in answer["error"]
+
+
+def engine_time(stamp: str) -> datetime.datetime:
+    """An engine's RFC 3339 timestamp (nanoseconds, trailing zeros trimmed) as a datetime."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}")
+
+
+def test_up_starts_the_database_while_the_app_image_builds(down: Project) -> None:
+    project = down
+    project.edit("app/requirements-dev.txt", "debugpy==", "# e2e: the app image is stale\ndebugpy==")
+    try:
+        done = project.invoke("up")
+        db_started = engine_time(project.states()["db"].started_at)
+        app_built = engine_time(project.client.images.get(project.app().image_id).attrs["Created"])
+    finally:
+        project.edit("app/requirements-dev.txt", "# e2e: the app image is stale\ndebugpy==", "debugpy==")
+        project.invoke("up")  # back to the committed requirements (from the build cache), as the other cases expect
+    assert "building app (" in done.stdout and "starting db while app builds" in done.stdout
+    assert db_started < app_built, (db_started, app_built)
 
 
 @pytest.mark.remote

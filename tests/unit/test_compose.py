@@ -59,3 +59,10 @@ def test_unknown_service_lists_the_valid_names(project: Path) -> None:
     assert c.services() == ["db", "app", "web"]
     with pytest.raises(DevloopError, match=r"^unknown service api: choose from db, app, web$"):
         c.require_services(["api"])
+
+
+def test_what_can_start_while_the_app_builds_is_what_needs_nothing_of_it(project: Path) -> None:
+    model = {"services": {"db": {}, "app": {"depends_on": {"db": {}}}, "web": {"depends_on": {"app": {}}}, "cache": {}}}
+    runner = compose.Compose(settings.load(project, environ={}), cli=FakeCli({("docker", "compose"): Result(0, json.dumps(model))}))
+    assert runner.startable_without({"app"}) == ["db", "cache"]
+    assert runner.startable_without({"db"}) == ["cache"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -153,8 +154,49 @@ def test_a_ready_machine_changes_nothing(project: Path) -> None:
 def test_no_engine_on_debian_as_root_installs_and_starts_one(project: Path) -> None:
     machine = FakeHost(engine=None, dockerd=False, compose=None, local=OFFICIAL)
     changed, _ = run(project, machine)
-    assert machine.actions[:3] == ["apt docker.io iptables ca-certificates", "start engine", "install compose"]
+    engine_steps = [a for a in machine.actions if a != "install compose"]  # Compose is fetched meanwhile
+    assert engine_steps == ["apt docker.io iptables ca-certificates", "start engine"] and "install compose" in machine.actions
     assert changed[:2] == ["engine", "compose"]
+
+
+class Meeting(FakeActions):
+    """Actions that only finish once the other step of a pair has started too: done one after the other, they time out."""
+
+    def __init__(self, machine: FakeHost, pairs: dict[str, threading.Barrier]) -> None:
+        super().__init__(machine)
+        self.pairs = pairs
+
+    def meet(self, step: str) -> None:
+        if step in self.pairs:
+            self.pairs[step].wait()
+
+    def install_compose_from_debian(self, mirror: str) -> None:
+        self.meet("compose")
+        super().install_compose_from_debian(mirror)
+
+    def apt_install(self, *packages: str) -> None:
+        self.meet(packages[0])
+        super().apt_install(*packages)
+
+    def build_base(self, mirror: str, suite: str) -> None:
+        self.meet(suite)
+        super().build_base(mirror, suite)
+
+    def build_image(self, image: str, context: Path, base: str) -> None:
+        self.meet(image.split(":")[0])
+        super().build_image(image, context, base)
+
+
+def test_independent_steps_run_side_by_side(project: Path) -> None:
+    machine = FakeHost(engine=None, dockerd=False, compose=None)
+    engine_and_compose = threading.Barrier(2, timeout=10)
+    suites = threading.Barrier(2, timeout=10)
+    stand_ins = threading.Barrier(2, timeout=10)  # the two of one suite
+    pairs = {"docker.io": engine_and_compose, "compose": engine_and_compose, "bookworm": suites, "sid": suites}
+    pairs.update({"standin/python": stand_ins, "standin/nginx": stand_ins})
+    machine.act = Meeting(machine, pairs)
+    provision.setup(settings.load(project, environ={}), machine.act, lambda line: None, environ={})
+    assert machine.actions.count("apt mmdebstrap") == 1
 
 
 def test_an_installed_but_stopped_engine_is_only_started(project: Path) -> None:
