@@ -42,3 +42,10 @@ def bench(session: nox.Session) -> None:
     """Benchmark the inner loop (edit-to-served, up, reload, idle CPU); writes docs/benchmarks.*."""
     session.install(*DEV, "matplotlib==3.11.2")
     session.run("python", "-m", "tests.bench", *session.posargs)
+
+
+@nox.session(default=False)
+def stress(session: nox.Session) -> None:
+    """Cold start then attach at once as VS Code does, STRESS_ROUNDS (20) times two ways; writes docs/benchmarks.md."""
+    session.install(*DEV)
+    session.run("python", "-m", "tests.bench.stress", *session.posargs)

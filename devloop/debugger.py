@@ -17,7 +17,7 @@ from .waiting import wait_until
 if TYPE_CHECKING:
     import docker
 
-HANDSHAKE_TIMEOUT = 5.0
+HANDSHAKE_TIMEOUT = 10.0  # the gate heals a debugger that stopped answering in about 3 s
 
 
 def debugpy_port(service: dict[str, Any], name: str = "app") -> int:

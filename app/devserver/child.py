@@ -63,7 +63,7 @@ def load_app(no_debugger: bool) -> Any:
             from werkzeug.debug import DebuggedApplication
 
             app = DebuggedApplication(app, evalex=True)
-        return app
+        return stops_the_debugger(app)
     except BaseException:  # whatever the user's code raises, keep serving
         trace = traceback.format_exc()
         sys.stderr.write(trace)
@@ -73,6 +73,23 @@ def load_app(no_debugger: bool) -> Any:
             return [f"The app failed to load; fix it and save.\n\n{trace}".encode()]
 
         return failing
+
+
+def stops_the_debugger(app: Any) -> Any:
+    """Under debugpy, make an exception that escapes the app stop the debugger as an uncaught one does (VS Code's default
+    "Uncaught Exceptions" filter), before the server answers 500: the server catches it, so debugpy would not."""
+    debugpy = sys.modules.get("debugpy")
+    if debugpy is None or not hasattr(debugpy, "trigger_exception_handler"):
+        return app
+
+    def wsgi(environ: Any, start_response: Any) -> Any:
+        try:
+            return app(environ, start_response)
+        except Exception:
+            debugpy.trigger_exception_handler()  # stops only if the client's filters ask for uncaught exceptions
+            raise
+
+    return wsgi
 
 
 def is_dependency(module: Any) -> bool:

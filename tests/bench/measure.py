@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import secrets
+import shutil
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +52,9 @@ def up_runs(project: Project, runs: int) -> dict[str, list[float]]:
     return {"ours": ours, "compose": plain}
 
 
-def edit_to_served(project: Project, runs: int, timeout: float = 30) -> list[float]:
-    """Save a new return value, then time until GET / answers with it (content checked)."""
-    path = project.root / VIEWS
+def edit_to_served(project: Project, runs: int, timeout: float = 30, path: Path | None = None) -> list[float]:
+    """Save a new return value (in views.py, or the file at path), then time until GET / answers with it (content checked)."""
+    path = path or project.root / VIEWS
     original = path.read_text()
     port = project.ports["APP_PORT"]
     samples = []
@@ -115,15 +119,26 @@ def idle_cpu_percent(project: Project, seconds: float = 10) -> float:
 
 
 def attach_like_vscode(project: Project) -> dap.Session:
-    """Attach a debugger that follows every new process, as VS Code does."""
-    config = {
-        "type": "debugpy",
-        "request": "attach",
-        "justMyCode": True,
-        "subProcess": True,
-        "pathMappings": [{"localRoot": str(project.root / "app/src"), "remoteRoot": "/code"}],
-    }
-    return dap.Session("127.0.0.1", project.ports["DEBUG_PORT"], config, {})
+    """Attach with the launch.json as VS Code resolves it, following every new process (startDebugging)."""
+    config = dap.resolve_launch(project.root)
+    return dap.Session({**config, "connect": {"host": "127.0.0.1", "port": project.ports["DEBUG_PORT"]}}, {})
+
+
+@contextlib.contextmanager
+def fuse_view(project: Project) -> Iterator[Path]:
+    """Make the copy's app/src a bindfs view of a folder beside it (what WSL2's and Docker Desktop's shares are like);
+    yield that folder, where an editor would save. The stack is down before and after."""
+    source, real = project.root / "app/src", project.root.parent / "real-src"
+    project.invoke("down")
+    shutil.copytree(source, real)
+    (real / ".devloop-source").write_text(secrets.token_hex(8) + "\n")
+    subprocess.run(["bindfs", "-o", "nonempty", str(real), str(source)], check=True)
+    try:
+        yield real
+    finally:
+        project.invoke("down")
+        subprocess.run(["umount", str(source)], check=False)
+        shutil.rmtree(real)
 
 
 def write(project: Project, name: str, text: str) -> str:

@@ -92,6 +92,11 @@ class Project:
         """Return the engine's view of the project's containers."""
         return engine.states(self.client, self.name)
 
+    def app_running(self) -> bool:
+        """Whether the app container runs (healthy or not yet)."""
+        app = self.states().get("app")
+        return app is not None and app.status == "running"
+
     def app(self) -> engine.ServiceState:
         """Return the app container's state."""
         return self.states()["app"]
