@@ -115,8 +115,9 @@ def check_edits(settings: Settings, probes: Probes) -> Check:
         return Check("edits", False, "no bind-mounted source folder found in docker-compose.yml", blocking=False)
     way = edits.running(settings, probes.app_edits(settings.project), found, probes.endpoint())
     return way.prove(
-        lambda: probes.edit_arrival(settings.project, found.folder),
+        lambda folder: probes.edit_arrival(settings.project, folder),
         lambda: probes.engine_sees(found.folder, found.token, settings.python_image),
+        probes.watching(settings.project),
     )
 
 

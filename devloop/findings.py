@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-# What a check may be handed to ask: time a save until the dev server sees it ((watcher, seconds), or why
+# What a check may be handed to ask: time a save in a folder until the dev server sees it ((watcher, seconds), or why
 # not: "" when it never arrived); whether the engine sees the source folder (None: cannot tell yet).
-Arrival = Callable[[], "tuple[str, float] | str"]
+Arrival = Callable[[Path], "tuple[str, float] | str"]
 Sees = Callable[[], "bool | None"]
+Watching = dict[str, Any] | None  # how the dev server watches /code (app/devserver/watchers.py's record)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import compose, engine, labels, modes, mounts, places
 from .commands import Cli, error_line
@@ -110,6 +110,11 @@ class Probes:
         if modes.named(container.labels.get(labels.MODE, "")).waits_for_debugger:
             return "the app waits for a debugger"
         return mounts.edit_arrival(container, folder)
+
+    def watching(self, project: str) -> dict[str, Any] | None:
+        """How the running dev server watches its source, and why (None when no app runs, or it does not say)."""
+        container = engine.containers(self.client(), project).get("app")
+        return mounts.watching(container) if container is not None and container.status == "running" else None
 
     def data_volume(self, settings: Settings) -> str | None:
         """The name of the project's database volume, if it exists (found from Compose's model)."""

@@ -9,10 +9,11 @@ is asked again each time, so fixing file sharing takes effect at once.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import state
 from .errors import DevloopError
@@ -27,6 +28,7 @@ BIND = "bind mount of app/src, which the engine sees"
 CACHE = "engine-sees-files.json"
 PROBE = ".devloop-probe"  # app/devserver/watchers.py answers a save of it, without a reload
 PROBE_SEEN = "/tmp/devloop-probe-seen"
+WATCH_RECORD = "/tmp/devloop-watch.json"  # app/devserver/watchers.py: how the dev server watches /code, and why
 
 
 def engine_sees(client: docker.DockerClient, folder: Path, token: str, image: str) -> bool:
@@ -93,10 +95,21 @@ def edit_arrival(container: Container, folder: Path, timeout: float = 5.0) -> tu
         probe.unlink(missing_ok=True)
 
 
-def unseen_error(where: str, folder: Path) -> DevloopError:
-    """The one-line error for an engine that cannot see the source folder."""
-    return DevloopError(
-        f"the engine at {where} does not see this machine's {folder}: bind-mounted into the app it would be an empty "
-        "folder, so no edit would reach /code. Unset DEVLOOP_EDITS=bind (sync mode copies it in), or share the folder "
-        "with the engine (Docker Desktop: Settings > Resources > File sharing)"
-    )
+def watching(container: Container) -> dict[str, Any] | None:
+    """How the dev server in the container watches its source (mode, why, the mount), or None if it does not say."""
+    found = container.exec_run(["cat", WATCH_RECORD])
+    try:
+        return json.loads(found.output) if found.exit_code == 0 else None
+    except ValueError:
+        return None
+
+
+def behind(watch: dict[str, Any], folder: Path) -> Path | None:
+    """The folder on this machine behind the mount the dev server watches, when that is not `folder` itself: where an
+    editor writes when app/src is a view of it (a FUSE mount), and a save raises no event in the container."""
+    mount = watch.get("mount") or {}
+    source, root = str(mount.get("source", "")), str(mount.get("root", "/"))
+    if not source.startswith("/"):
+        return None  # Docker Desktop's and WSL2's shares name no folder of this machine
+    real = Path(source) / root.lstrip("/")
+    return real if real.is_dir() and real.resolve() != folder.resolve() else None

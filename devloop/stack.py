@@ -104,10 +104,13 @@ class Stack:
         return edits.choose(self.settings, found, where, sees, self.out)
 
     def _carried(self, states: dict[str, engine.ServiceState]) -> list[str]:
-        """Return how edits and ports reach the stack, a line each."""
+        """Return how edits and ports reach the stack, and how the dev server watches for them, a line each."""
         rt = self.runtime
         ports = rt.place.describe_ports(states)
-        return [f"edits     {rt.edits.describe()}", *([f"ports     {ports}"] if ports else [])]
+        app = engine.containers(rt.client, self.settings.project).get("app") if states.get("app") else None
+        watch = mounts.watching(app) if app is not None and app.status == "running" else None
+        lines = [f"edits     {rt.edits.describe()}", *([f"watching  {watch['described']}"] if watch else [])]
+        return [*lines, *([f"ports     {ports}"] if ports else [])]
 
     def reload(self) -> fingerprints.Plan:
         """Apply what changed since the last build/up, the cheapest correct way; return the plan."""

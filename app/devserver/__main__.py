@@ -9,7 +9,7 @@ import sys
 
 from . import SOURCE
 from .parent import Server
-from .watchers import watch_mode
+from .watchers import choose
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     import flask  # noqa: F401 -- the parent imports Flask once, for every child
 
     try:
-        Server(args.host, args.port, args.no_debugger, watch_mode(SOURCE)).run()
+        Server(args.host, args.port, args.no_debugger, choose(SOURCE)).run()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise SystemExit(f"devserver: port {args.port} is already in use") from None

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import SOURCE, children, log
 from .child import GO
-from .watchers import watchers
+from .watchers import Choice, watchers
 
 DEBOUNCE = 0.01  # seconds of quiet after a change before reloading: one save, one reload
 DEBOUNCE_MAX = 0.5
@@ -44,7 +44,7 @@ def vanished(path: str) -> bool:
 class Server:
     """The parent: forks children that serve, and swaps them on every change."""
 
-    def __init__(self, host: str, port: int, no_debugger: bool, mode: str) -> None:
+    def __init__(self, host: str, port: int, no_debugger: bool, mode: Choice) -> None:
         self.host, self.port, self.no_debugger, self.mode = host, port, no_debugger, mode
         self.listener = socket.create_server((host, port), backlog=BACKLOG)
         self.listener.set_inheritable(True)
@@ -100,7 +100,6 @@ class Server:
     def changes(self) -> Iterator[list[str]]:
         """Yield batches of changes (or SIGHUP), each after DEBOUNCE of quiet; keep a spare ready."""
         watching = watchers(SOURCE, self.mode)
-        log(f"watching {SOURCE} for changes ({self.mode})")
         timeout = min((w.timeout for w in watching if w.timeout), default=None)
         quiet = [w for w in watching if w.fileno() >= 0]
         while True:

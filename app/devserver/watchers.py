@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -12,10 +14,13 @@ from inotify_simple import INotify, flags
 
 from . import log
 
-POLL_INTERVAL = 0.5
+POLL_INTERVAL = 0.25  # a save seen within a quarter of a second where inotify cannot be trusted
 SKIPPED_DIRS = ("__pycache__",)
-# Filesystems on which the host's writes raise no inotify event inside the container.
-NO_INOTIFY_FS = {"fakeowner", "grpcfuse", "fuse.grpcfuse", "osxfs", "fuse.osxfs", "9p", "drvfs", "cifs", "smb3", "nfs", "nfs4"}
+# Local filesystems: every write to them, whoever makes it, raises an inotify event in the container. On any other
+# (fuse.*, 9p, virtiofs, grpcfuse, fakeowner, cifs, nfs, or one not known here) a write made beyond the mount (the
+# host's side of Docker Desktop's or WSL2's sharing, the folder behind a FUSE view) raises none.
+INOTIFY_FS = {"ext4", "ext3", "ext2", "xfs", "btrfs", "overlay", "tmpfs", "zfs", "f2fs"}
+WATCH_RECORD = Path(os.environ.get("DEVSERVER_WATCH_RECORD", "/tmp/devloop-watch.json"))  # for `invoke status` and doctor
 MASK = flags.CLOSE_WRITE | flags.MOVED_FROM | flags.MOVED_TO | flags.CREATE | flags.DELETE | flags.DELETE_SELF | flags.MOVE_SELF
 
 
@@ -113,15 +118,22 @@ class Poller:
         return -1
 
     def snapshot(self) -> dict[str, tuple[int, int]]:
-        """Return (mtime, size) of every relevant file."""
-        out = {}
-        for path in self.root.rglob("*.py"):
-            if not set(path.parts) & set(SKIPPED_DIRS) and relevant(path.name):
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                out[str(path)] = (st.st_mtime_ns, st.st_size)
+        """Return (mtime, size) of every relevant file: one stat each, hidden folders and caches left out."""
+        out, folders = {}, [str(self.root)]
+        while folders:
+            try:
+                entries = os.scandir(folders.pop())
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    with contextlib.suppress(OSError):
+                        if entry.is_dir(follow_symlinks=False):
+                            if entry.name not in SKIPPED_DIRS and not entry.name.startswith("."):
+                                folders.append(entry.path)
+                        elif relevant(entry.name):
+                            st = entry.stat()
+                            out[entry.path] = (st.st_mtime_ns, st.st_size)
         return out
 
     def probe_stat(self) -> tuple[int, int] | None:
@@ -144,47 +156,90 @@ class Poller:
         return changed
 
 
-def mount_fstype(root: Path, mountinfo: str) -> str:
-    """Return the filesystem type of the mount that holds root, from /proc/self/mountinfo text."""
-    best, fstype = "", ""
+@dataclass(frozen=True)
+class Mount:
+    """The mount that holds a folder: where it is mounted, its filesystem, what it shows (source) and from where (root)."""
+
+    point: str = "/"
+    fstype: str = ""
+    source: str = ""
+    root: str = "/"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """How the source tree is watched, and why."""
+
+    mode: str  # inotify, poll or both
+    why: str
+    mount: Mount = field(default_factory=Mount)
+
+    def describe(self) -> str:
+        """One line: the watchers, then why."""
+        how = {"inotify": "inotify", "poll": f"polling every {POLL_INTERVAL} s", "both": f"inotify and polling every {POLL_INTERVAL} s"}
+        return f"{how[self.mode]}: {self.why}"
+
+
+def mount_of(root: Path, mountinfo: str) -> Mount:
+    """Return the mount that holds root, from /proc/self/mountinfo text."""
+    best = Mount(point="")
     for line in mountinfo.splitlines():
         left, _, right = line.partition(" - ")
-        fields = left.split()
-        if len(fields) < 5 or not right:
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or len(tail) < 2:
             continue
         point = fields[4]
         inside = point == "/" or str(root) == point or str(root).startswith(point + "/")
-        if inside and len(point) > len(best):
-            best, fstype = point, right.split()[0]
-    return fstype
+        if inside and len(point) > len(best.point):
+            best = Mount(point, tail[0], tail[1], fields[3])
+    return best
 
 
-def watch_mode(root: Path, environ: dict[str, str] | None = None, mountinfo: str | None = None) -> str:
-    """Return inotify, poll or both, from DEVSERVER_WATCH or the source mount's filesystem."""
+def choose(root: Path, environ: dict[str, str] | None = None, mountinfo: str | None = None) -> Choice:
+    """Choose the watchers, from DEVSERVER_WATCH or the filesystem of the mount that holds root."""
     chosen = (os.environ if environ is None else environ).get("DEVSERVER_WATCH", "auto")
     if chosen not in ("auto", "inotify", "poll", "both"):
         raise SystemExit(f"devserver: DEVSERVER_WATCH must be auto, inotify, poll or both, not {chosen!r}")
-    if chosen != "auto":
-        return chosen
     if mountinfo is None:
         try:
             mountinfo = Path("/proc/self/mountinfo").read_text()
         except OSError:
-            return "poll"
-    return "both" if mount_fstype(root, mountinfo) in NO_INOTIFY_FS else "inotify"
+            return Choice("poll", "/proc/self/mountinfo is unreadable, so the mount is unknown")
+    mount = mount_of(root, mountinfo)
+    if chosen != "auto":
+        return Choice(chosen, f"DEVSERVER_WATCH={chosen}", mount)
+    if mount.fstype in INOTIFY_FS:
+        return Choice("inotify", f"{root} is on {mount.fstype}, a local filesystem: every save raises an event", mount)
+    return Choice(
+        "both",
+        f"{root} is a {mount.fstype or 'unknown'} mount (of {mount.source}), where a save made beyond it raises no event in the container",
+        mount,
+    )
 
 
-def watchers(root: Path, mode: str) -> list[Watcher]:
-    """Return the watchers of a mode; a tree inotify cannot fully watch is polled as well."""
+def record(choice: Choice, path: Path | None = None) -> None:
+    """Write the choice where `invoke status` and `invoke doctor` read it (in one step)."""
+    path = path or WATCH_RECORD
+    with contextlib.suppress(OSError):
+        partial = path.with_suffix(".part")
+        partial.write_text(json.dumps({**asdict(choice), "interval": POLL_INTERVAL, "described": choice.describe()}), encoding="utf-8")
+        partial.replace(path)
+
+
+def watchers(root: Path, choice: Choice) -> list[Watcher]:
+    """Return the watchers of a choice; a tree inotify cannot fully watch is polled as well. Record what watches."""
     with contextlib.suppress(OSError):
         PROBE_SEEN.write_text("- watching\n", encoding="utf-8")  # tells the doctor a probe will be answered
+    mode = choice.mode
     found: list[Watcher] = []
     if mode in ("inotify", "both"):
         inotify = Inotify(root)
         found.append(inotify)
         if inotify.failed and mode == "inotify":
             log(f"{len(inotify.failed)} folder(s) not watched by inotify: polling the tree as well")
-            mode = "both"
-    if mode in ("poll", "both"):
+            choice = Choice("both", f"{len(inotify.failed)} folder(s) could not be watched with inotify", choice.mount)
+    if choice.mode in ("poll", "both"):
         found.append(Poller(root))
+    record(choice)
+    log(f"watching {root} with {choice.describe()}")
     return found

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import docker
 
     from ..compose import Compose
-    from ..findings import Arrival, Check, Sees
+    from ..findings import Arrival, Check, Sees, Watching
 
 # By the devloop.edits label each gives the app ("" is a bind mount: docker-compose.yml's own).
 KINDS: dict[str, type[Edits]] = {"": Bind, "bind": Bind, "sync": Sync}
@@ -49,8 +49,9 @@ class Edits(Protocol):
         """One line for `status`: the way, and how it is now."""
         ...
 
-    def prove(self, arrival: Arrival, sees: Sees) -> Check:
-        """The doctor's line: whether a save reaches the dev server this way (timed when the app runs)."""
+    def prove(self, arrival: Arrival, sees: Sees, watching: Watching) -> Check:
+        """The doctor's line: whether a save reaches the dev server this way (timed when the app runs), what the timed
+        save proved, and how the dev server watches (`watching`)."""
         ...
 
 

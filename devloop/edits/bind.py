@@ -11,12 +11,13 @@ from ..errors import DevloopError
 from ..findings import Check
 from ..settings import Settings
 from ..source import Source
+from .proof import proven
 
 if TYPE_CHECKING:
     import docker
 
     from ..compose import Compose
-    from ..findings import Arrival, Sees
+    from ..findings import Arrival, Sees, Watching
 
 DESCRIBED = "bind mount of app/src, which the engine sees"
 
@@ -45,12 +46,12 @@ class Bind:
             return f"{DESCRIBED} (checked by `invoke up`; `invoke doctor` times a save)"
         return "not checked on this engine yet (`invoke up` and `invoke doctor` check)"
 
-    def prove(self, arrival: Arrival, sees: Sees) -> Check:
-        """Time a save through the bind mount; without a running app, say whether the engine sees the folder."""
-        timed = arrival()
+    def prove(self, arrival: Arrival, sees: Sees, watching: Watching) -> Check:
+        """Time a save through the bind mount (and one behind it, if it is a view of a folder here); without a running
+        app, say whether the engine sees the folder."""
+        timed = arrival(self.found.folder)
         if isinstance(timed, tuple):
-            how, seconds = timed
-            return Check("edits", True, f"a save under app/src reached the dev server in {seconds * 1000:.0f} ms ({DESCRIBED}; {how})")
+            return proven(timed, DESCRIBED, watching, arrival, self.found.folder)
         seen = sees()
         if seen is None:
             return Check("edits", False, f"not checked: {self.settings.python_image} is not on the engine yet", blocking=False)

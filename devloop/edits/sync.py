@@ -20,12 +20,13 @@ from ..findings import Check
 from ..settings import Settings
 from ..source import Source
 from ..waiting import wait_until
+from .proof import proven
 
 if TYPE_CHECKING:
     import docker
 
     from ..compose import Compose
-    from ..findings import Arrival, Sees
+    from ..findings import Arrival, Sees, Watching
 
 IN_SYNC = "in sync"
 PROGRAM = "devloop.syncer"  # what its command line says: `python -m devloop.syncer ...`
@@ -64,17 +65,16 @@ class Sync:
         """The syncer's state."""
         return describe(self.settings.root, self.settings.project)
 
-    def prove(self, arrival: Arrival, sees: Sees) -> Check:
+    def prove(self, arrival: Arrival, sees: Sees, watching: Watching) -> Check:
         """Whether the syncer runs, and a save reaches the dev server through it."""
         syncing = process(self.settings.root, self.settings.project).running()
         if not syncing:
             detail = "the app's /code is a copy kept by a sync that is not running: saves do not reach it"
             return Check("edits", False, detail, "`invoke up`")
         path = f"{DESCRIBED}, {syncing.get('state')}"
-        timed = arrival()
+        timed = arrival(self.found.folder)
         if isinstance(timed, tuple):
-            how, seconds = timed
-            return Check("edits", True, f"a save under app/src reached the dev server in {seconds * 1000:.0f} ms ({path}; {how})")
+            return proven(timed, path, watching, arrival, self.found.folder)
         if timed == "":
             return Check(
                 "edits", False, f"a save under app/src did not reach the dev server within 5 s ({path})", "`invoke up` restarts the sync"

@@ -144,6 +144,12 @@ def main() -> int:
         latency["ours"] = measure.edit_to_served(project, RUNS)
         latency["floor"] = measure.restart_floor(project, RUNS)
         cpu["ours"] = measure.idle_cpu_percent(project)
+        print("bench: edit-to-served, ours, app/src a FUSE view saved behind (polling)", flush=True)
+        with measure.fuse_view(project) as real:
+            project.invoke("up")
+            latency["ours_fuse"] = measure.edit_to_served(project, RUNS, path=real / "blog/views.py")
+            cpu["ours_fuse"] = measure.idle_cpu_percent(project)
+        project.invoke("up")
         print("bench: invoke reload vs docker compose restart", flush=True)
         other["reload_source"] = reload_runs(project)
         print("bench: edit-to-served, stock reloader", flush=True)

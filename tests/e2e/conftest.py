@@ -5,12 +5,14 @@ Failing cases get the services' logs attached to their report.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from devloop import modes, places, ssh
 from devloop.errors import DevloopError
+from tests.support.engines import CONTAINER_VAR
 from tests.support.harness import Project, copy_project
 
 _active: list[Project] = []
@@ -55,10 +57,13 @@ def down(project: Project) -> Project:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave out (not skip) the cases that need an ssh:// engine when the engine is another."""
-    if ssh.is_ssh(places.endpoint()):
-        return
-    kept = [item for item in items if "remote_only" not in item.keywords]
+    """Leave out (not skip) the cases that need an ssh:// engine when the engine is another, and those that need this
+    machine's own engine on the engines in containers."""
+    remote = ssh.is_ssh(places.endpoint())
+    left_out = set() if remote else {"remote_only"}
+    if remote or os.environ.get(CONTAINER_VAR):
+        left_out.add("host_engine")
+    kept = [item for item in items if not left_out & set(item.keywords)]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +26,8 @@ MOUNTINFO = """\
 35 22 8:1 /work/app/src /code rw,relatime - ext4 /dev/vda rw
 36 22 0:50 / /code-win rw - 9p drvfs rw
 37 22 0:51 / /codebase rw - fakeowner fakeowner rw
+38 22 0:52 /blog /code-fuse rw - fuse /home/me/real rw,user_id=0,group_id=0,allow_other
+39 22 0:53 / /code-new rw - someday-fs whatever rw
 """
 
 
@@ -36,14 +39,30 @@ def test_only_python_sources_count_as_changes(name: str, relevant: bool) -> None
     assert watchers.relevant(name) is relevant
 
 
-def test_a_native_bind_mount_uses_inotify_and_docker_desktop_mounts_also_poll() -> None:
-    assert watchers.watch_mode(Path("/code"), {}, MOUNTINFO) == "inotify"
-    assert watchers.watch_mode(Path("/code/blog"), {}, MOUNTINFO) == "inotify"
-    assert watchers.watch_mode(Path("/codebase"), {}, MOUNTINFO) == "both"
-    assert watchers.watch_mode(Path("/code-win/x"), {}, MOUNTINFO) == "both"
-    assert watchers.watch_mode(Path("/code"), {"DEVSERVER_WATCH": "poll"}, MOUNTINFO) == "poll"
+def test_only_local_filesystems_are_trusted_to_raise_events_others_are_polled_too() -> None:
+    def mode(path: str, environ: dict[str, str] | None = None) -> str:
+        return watchers.choose(Path(path), environ or {}, MOUNTINFO).mode
+
+    assert mode("/code") == mode("/code/blog") == "inotify"
+    assert mode("/codebase") == mode("/code-win/x") == mode("/code-fuse") == mode("/code-new") == "both"
+    assert mode("/code", {"DEVSERVER_WATCH": "poll"}) == "poll"
+    fuse = watchers.choose(Path("/code-fuse/blog"), {}, MOUNTINFO)
+    assert fuse.mount == watchers.Mount("/code-fuse", "fuse", "/home/me/real", "/blog")
+    assert fuse.describe() == (
+        "inotify and polling every 0.25 s: /code-fuse/blog is a fuse mount (of /home/me/real), where a save made beyond it "
+        "raises no event in the container"
+    )
+    assert watchers.choose(Path("/code"), {}, MOUNTINFO).describe().startswith("inotify: /code is on ext4, a local filesystem")
     with pytest.raises(SystemExit, match="DEVSERVER_WATCH must be"):
-        watchers.watch_mode(Path("/code"), {"DEVSERVER_WATCH": "sometimes"}, MOUNTINFO)
+        watchers.choose(Path("/code"), {"DEVSERVER_WATCH": "sometimes"}, MOUNTINFO)
+
+
+def test_the_choice_is_recorded_for_status_and_doctor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watchers, "WATCH_RECORD", tmp_path / "watch.json")
+    monkeypatch.setattr(watchers, "PROBE_SEEN", tmp_path / "seen")
+    watchers.watchers(tmp_path, watchers.choose(tmp_path, {}, MOUNTINFO.replace("/code-fuse", str(tmp_path))))
+    recorded = json.loads((tmp_path / "watch.json").read_text())
+    assert recorded["mode"] == "both" and recorded["mount"]["source"] == "/home/me/real" and recorded["interval"] == 0.25
 
 
 def test_inotify_sees_saves_new_packages_and_ignores_editor_droppings(tmp_path: Path) -> None:
@@ -76,7 +95,8 @@ def test_the_doctors_probe_is_answered_by_either_watcher_and_never_reloads(tmp_p
     source, seen = tmp_path / "src", tmp_path / "seen"
     source.mkdir()
     monkeypatch.setattr(watchers, "PROBE_SEEN", seen)
-    watchers.watchers(source, "inotify")
+    monkeypatch.setattr(watchers, "WATCH_RECORD", tmp_path / "watch.json")
+    watchers.watchers(source, watchers.Choice("inotify", "a test"))
     assert seen.read_text() == "- watching\n"  # a dev server that answers probes says so at once
     inotify, poller = watchers.Inotify(source), watchers.Poller(source)
     (source / watchers.PROBE).write_text("token-1\n")
@@ -171,7 +191,8 @@ def test_a_folder_inotify_cannot_watch_is_reported_and_polled(tmp_path: Path, mo
         raise OSError(28, "No space left on device")  # ENOSPC: the watch limit
 
     monkeypatch.setattr(watchers.INotify, "add_watch", full)
-    found = watchers.watchers(tmp_path, "inotify")
+    monkeypatch.setattr(watchers, "WATCH_RECORD", tmp_path / "watch.json")
+    found = watchers.watchers(tmp_path, watchers.Choice("inotify", "a test"))
     assert [type(w).__name__ for w in found] == ["Inotify", "Poller"]
     assert "fs.inotify.max_user_watches" in capsys.readouterr().err
 

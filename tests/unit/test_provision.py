@@ -34,6 +34,8 @@ class FakeHost:
         self.login = state.get("login")
         self.sees = state.get("sees", True)  # whether the engine finds this machine's source folder
         self.arrival = state.get("arrival", "the app is not running")  # (watcher, seconds), "" (lost) or why not timed
+        self.arrivals = state.get("arrivals", {})  # by folder, where a save there arrives otherwise
+        self.watching = state.get("watching")  # what the dev server says of how it watches
         self.actions: list[str] = []
         self.probes = FakeProbes(self)
         self.act = FakeActions(self)
@@ -92,7 +94,10 @@ class FakeProbes(host.Probes):
         return ""  # a bind-mounted app; sync mode's doctor line: tests/e2e/test_sync.py on the remote engine
 
     def edit_arrival(self, project: str, folder: Path) -> tuple[str, float] | str:
-        return self.m.arrival  # type: ignore[return-value]
+        return self.m.arrivals.get(folder, self.m.arrival)  # type: ignore[union-attr, return-value]
+
+    def watching(self, project: str) -> dict[str, object] | None:
+        return self.m.watching  # type: ignore[return-value]
 
 
 class FakeActions(host.Actions):
@@ -344,3 +349,45 @@ def test_doctor_says_whether_saves_reach_the_dev_server(project: Path, sees: boo
     probes = FakeHost(local=OFFICIAL, sees=sees, arrival=arrival, endpoint="ssh://me@bigbox").probes  # a context, no DOCKER_HOST
     line = next(c.line() for c in checks.doctor(settings.load(project, environ={}), probes) if c.name == "edits")
     assert line.startswith(expected), line
+
+
+def fuse(source: str) -> dict[str, object]:
+    """What the dev server records when /code is a FUSE view of source."""
+    why = f"/code is a fuse mount (of {source}), where a save made beyond it raises no event in the container"
+    return {"mode": "both", "why": why, "interval": 0.25, "mount": {"point": "/code", "fstype": "fuse", "source": source, "root": "/"}}
+
+
+def edits_line(project: Path, **state: object) -> str:
+    (project / "app/src").mkdir(parents=True, exist_ok=True)
+    probes = FakeHost(local=OFFICIAL, sees=True, **state).probes
+    return next(c.line() for c in checks.doctor(settings.load(project, environ={}), probes) if c.name == "edits")
+
+
+def test_doctor_says_a_timed_save_speaks_for_every_writer_on_a_local_filesystem(project: Path) -> None:
+    local = {"mode": "inotify", "why": "/code is on ext4, a local filesystem: every save raises an event", "interval": 0.25}
+    line = edits_line(project, arrival=("inotify", 0.031), watching=local)
+    assert line.endswith(
+        "in 31 ms (bind mount of app/src, which the engine sees; inotify); /code is on ext4, a local filesystem: every save raises an event"
+    )
+
+
+def test_doctor_times_a_save_behind_a_fuse_view_where_the_editor_writes(project: Path, tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    line = edits_line(project, arrival=("inotify", 0.04), arrivals={real: ("polling", 0.262)}, watching=fuse(str(real)))
+    assert line.startswith(
+        f"ok       edits: a save to {real}, the folder behind app/src where an editor writes, reached the dev server in 262 ms (polling)"
+    )
+    assert "the dev server also polls every 0.25 s: /code is a fuse mount" in line
+    lost = edits_line(project, arrival=("inotify", 0.04), arrivals={real: ""}, watching=fuse(str(real)))
+    assert lost.startswith(
+        f"problem  edits: a save to {real}, the folder behind app/src where an editor writes, did not reach the dev server"
+    )
+
+
+def test_doctor_says_what_it_did_not_prove_when_it_cannot_write_behind_the_view(project: Path) -> None:
+    line = edits_line(project, arrival=("inotify", 0.04), watching=fuse("grpcfuse"))
+    assert line.startswith("ok       edits: a save under app/src reached the dev server in 40 ms")
+    assert line.endswith(
+        "not proved: that a save made beyond the mount, where your editor may write, arrives (this machine cannot write there)"
+    )
