@@ -10,7 +10,7 @@ nox.options.reuse_venv = "yes"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 DEV = nox.project.dependency_groups(PYPROJECT, "dev")
-APP_REQUIREMENTS = ("-r", "app/requirements.txt", "-r", "app/requirements-dev.txt")
+APP_REQUIREMENTS = ("-r", "app/requirements.txt", "-r", "app/devserver/requirements.txt", "-r", "examples/fastapi/requirements.txt")
 
 
 @nox.session

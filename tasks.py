@@ -103,6 +103,8 @@ def _say_how_to_attach(stack: Stack) -> None:
     """Say how to attach (`up` has checked that debugpy answers a DAP handshake from here)."""
     port = stack.settings.debug_port
     print(f"debugpy answers on 127.0.0.1:{port}: in VS Code run 'Python: Remote Attach' (.vscode/launch.json)")
+    if not launch.up_to_date(stack.settings):
+        print(f"{launch.LAUNCH_FILE} does not match your settings (a port, APP_DIR): `invoke vscode` updates it")
     if stack.mode.waits_for_debugger:
         print("the app starts serving once a debugger attaches")
 

@@ -143,7 +143,9 @@ def fingerprint(model: dict[str, Any], found: Source | None = None) -> Fingerpri
         context = Path(build["context"]).resolve()
         sources = list(dict.fromkeys([*bind_sources(svc), *([live] if live else [])]))
         mounted = [src for src in sources if context in src.resolve().parents]
-        fp.build[name] = hash_tree([context], context, exclude=mounted, extra=build)
+        dockerfile = context / build.get("dockerfile", "Dockerfile")  # it may live outside the context (app/Dockerfile)
+        text = dockerfile.read_text(encoding="utf-8", errors="replace") if dockerfile.is_file() else ""
+        fp.build[name] = hash_tree([context], context, exclude=mounted, extra={**build, "dockerfile": text})
         fp.source[name] = hash_tree(mounted, context)
     return fp
 

@@ -1,4 +1,4 @@
-"""The modes the stack runs in: normal, debug, debug-wait. Each owns its overlays and ports."""
+"""The modes the stack runs in: normal, debug, debug-wait. Each owns its overlays (and so its ports)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ class Mode:
 
     name: str
     overlays: tuple[str, ...] = ()
-    published: tuple[str, ...] = ("APP_PORT", "WEB_PORT")
     debugger: bool = False
     waits_for_debugger: bool = False
 
@@ -31,8 +30,8 @@ class Mode:
 
 
 NORMAL = Mode("normal")
-DEBUG = Mode("debug", ("compose/debug.yml",), ("APP_PORT", "WEB_PORT", "DEBUG_PORT"), debugger=True)
-DEBUG_WAIT = Mode("debug-wait", (*DEBUG.overlays, "compose/debug-wait.yml"), DEBUG.published, debugger=True, waits_for_debugger=True)
+DEBUG = Mode("debug", ("compose/debug.yml",), debugger=True)
+DEBUG_WAIT = Mode("debug-wait", (*DEBUG.overlays, "compose/debug-wait.yml"), debugger=True, waits_for_debugger=True)
 ALL = {mode.name: mode for mode in (NORMAL, DEBUG, DEBUG_WAIT)}
 
 

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
 
-BIND = "bind mount of app/src, which the engine sees"
 CACHE = "engine-sees-files.json"
 PROBE = ".devloop-probe"  # app/devserver/watchers.py answers a save of it, without a reload
 PROBE_SEEN = "/tmp/devloop-probe-seen"

@@ -67,7 +67,7 @@ def published(states: Mapping[str, ServiceState], settings: Settings) -> list[Re
         if st.status != "running":
             continue
         for b in st.bindings:
-            is_debugger = name == "app" and b.host_port == settings.debug_port
+            is_debugger = b.host_port in (settings.debug_port, settings.debug_worker_port)
             found.append(Reach(name, b, "debugger" if is_debugger else "http" if name in HTTP_PATHS else "tcp"))
     return found
 

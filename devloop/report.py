@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from .engine import ServiceState
 from .reach import Reach
+from .vscode import name_of
 
 
 def status_lines(order: Sequence[str], states: Mapping[str, ServiceState], stale: Mapping[str, str]) -> list[str]:
@@ -35,7 +36,7 @@ def where(reaches: Sequence[Reach], skipped: Mapping[str, str] | None = None) ->
             name = "debugger" if r.kind == "debugger" else r.service
             lines.append(f"{name:<9} {r.address} DOES NOT ANSWER from this machine: {r.problem} ({fix})")
         elif r.kind == "debugger":
-            lines.append(f"debugger  {r.address}  answers a DAP handshake (VS Code: Run > 'Python: Remote Attach')")
+            lines.append(f"debugger  {r.address}  answers a DAP handshake (VS Code: Run > '{name_of(r.service)}')")
         elif r.kind == "http":
             lines.append(f"{r.service:<9} http://{r.address}")
         else:

@@ -14,7 +14,7 @@ from . import debugger, edits, engine, fingerprints, modes, passwords, places, r
 from .commands import Cli
 from .compose import Compose, require_version
 from .errors import DevloopError
-from .settings import Settings
+from .settings import Settings, require_app_dir
 from .starting import Starter
 
 if TYPE_CHECKING:
@@ -122,8 +122,10 @@ class Runtime:
         self.edits.after_start(self.client)
 
     def wait_for_debugger(self, timeout: float = 60) -> None:
-        """Wait until debugpy listens in the app container."""
-        debugger.wait_listening(self.client, self.settings.project, debugger.debugpy_port(self.compose.service("app")), timeout)
+        """Wait until debugpy listens in each container this mode runs under it (the app; the worker, if it runs)."""
+        for name, service in self.compose.model().get("services", {}).items():
+            if "DEBUGPY_PORT" in (service.get("environment") or {}):
+                debugger.wait_listening(self.client, self.settings.project, debugger.debugpy_port(service, name), timeout, name)
 
     def data_volume(self) -> str | None:
         """Return the database's named volume if it exists on the engine."""
@@ -140,6 +142,7 @@ class Runtime:
 
     def preflight(self) -> None:
         """Fail before anything starts when the engine, Compose or the config is not usable."""
+        require_app_dir(self.settings)
         with ThreadPoolExecutor(1) as pool:
             compose_version = pool.submit(require_version, self.cli or Cli())  # meanwhile, the engine and the config
             self.require_engine()
@@ -147,13 +150,19 @@ class Runtime:
             compose_version.result()
         passwords.ensure(self.settings.root, self.data_volume())
 
+    def published(self) -> list[int]:
+        """The host ports the stack publishes in this mode, from Compose's model (the services of the active profiles)."""
+        services = self.compose.model().get("services", {}).values()
+        return sorted({int(p["published"]) for svc in services for p in svc.get("ports") or [] if p.get("published")})
+
     def check_ports(self) -> None:
         """Fail, naming the port and its setting, when a port this mode publishes is taken by something else here."""
         ours = self.place.ours(self.states())
         if ours is None:
             return  # published on the engine's machine: the engine says when one is taken there
-        for var in self.mode.published:
-            port = self.settings.ports[var]
+        setting = {port: var for var, port in self.settings.ports.items()}
+        for port in self.published():
+            var = setting.get(port, "the compose file's ports")
             if port not in ours and not reach.port_free(port):
                 raise DevloopError(
                     f"port {port} on 127.0.0.1 is already in use ({var}): stop what holds it, "

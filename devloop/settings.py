@@ -8,6 +8,7 @@ compose files interpolate, so Compose run by hand and Compose run by the tasks a
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -22,6 +23,8 @@ ENV_FILE = ".env"
 BASE_FILE = "docker-compose.yml"
 OVERLAY_DIR = "compose"
 UNPRIVILEGED_UID = 10001
+DOCKERFILE, DOCKERFILE_VAR = "app/Dockerfile", "DEVLOOP_DOCKERFILE"
+DEVSERVER, DEVSERVER_ID_VAR = "app/devserver", "DEVLOOP_DEVSERVER_ID"
 EDITS = ("auto", "bind", "sync")  # auto: a bind mount when the engine sees this machine's files, else sync
 _DEFAULT = re.compile(r"\$\{(\w+):?-([^}]*)\}")
 
@@ -40,11 +43,13 @@ class Settings:
     app_port: int = field(metadata=_var("APP_PORT"))
     web_port: int = field(metadata=_var("WEB_PORT"))
     debug_port: int = field(metadata=_var("DEBUG_PORT"))
+    debug_worker_port: int = field(metadata=_var("DEBUG_WORKER_PORT"))
     python_image: str = field(metadata=_var("PYTHON_IMAGE"))
     mysql_image: str = field(metadata=_var("MYSQL_IMAGE"))
     nginx_image: str = field(metadata=_var("NGINX_IMAGE"))
     app_uid: int = field(metadata=_var("APP_UID"))
     app_image: str = field(metadata=_var("APP_IMAGE"))
+    app_dir: str = field(metadata=_var("APP_DIR"))  # the app's folder in the project: requirements.txt and src/ (app, examples/...)
     ca_bundle: str = field(default="", metadata=_var("CA_BUNDLE"))
     compose_files: tuple[str, ...] = field(default=(BASE_FILE,), metadata=_var("DEVLOOP_COMPOSE_FILES"))
     edits: str = field(default="auto", metadata=_var("DEVLOOP_EDITS"))  # how app/src reaches /code: auto, bind or sync
@@ -52,7 +57,12 @@ class Settings:
     @property
     def ports(self) -> dict[str, int]:
         """The host ports by the variable that moves each."""
-        return {"APP_PORT": self.app_port, "WEB_PORT": self.web_port, "DEBUG_PORT": self.debug_port}
+        return {
+            "APP_PORT": self.app_port,
+            "WEB_PORT": self.web_port,
+            "DEBUG_PORT": self.debug_port,
+            "DEBUG_WORKER_PORT": self.debug_worker_port,
+        }
 
     @property
     def images(self) -> dict[str, str]:
@@ -69,11 +79,37 @@ class Settings:
         # An absent bundle must not fail the build: the compose file's default is "no CA".
         if not self.ca_bundle or not Path(self.ca_bundle).is_file():
             env.pop("CA_BUNDLE")
+        # Derived, not set: the one Dockerfile seen from the app's folder, and which dev server is mounted.
+        env[DOCKERFILE_VAR] = os.path.relpath(self.root / DOCKERFILE, self.root / self.app_dir)
+        env[DEVSERVER_ID_VAR] = tree_hash(self.root / DEVSERVER)
         return env
 
     def path(self, relative: str) -> Path:
         """Return a path inside the project."""
         return self.root / relative
+
+
+def require_app_dir(settings: Settings) -> None:
+    """Fail, saying what is missing, when APP_DIR is not an app's folder (requirements.txt and src/)."""
+    folder = settings.root / settings.app_dir
+    missing = [
+        name
+        for name, there in (("requirements.txt", (folder / "requirements.txt").is_file()), ("src/", (folder / "src").is_dir()))
+        if not there
+    ]
+    if missing:
+        raise DevloopError(
+            f"APP_DIR={settings.app_dir}: {folder} has no {' and no '.join(missing)} "
+            "(an app's folder holds requirements.txt and src/: README, Your own app)"
+        )
+
+
+def tree_hash(folder: Path) -> str:
+    """A short hash of the Python files in a folder (their names and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def compose_defaults(root: Path) -> dict[str, str]:
@@ -117,6 +153,8 @@ def _coerce(name: str, var: str, kind: Any, raw: Any) -> Any:
         return value
     if name == "edits" and raw not in EDITS:
         raise DevloopError(f"{var} must be {', '.join(EDITS)}, got {raw!r}")
+    if name == "app_dir" and (Path(str(raw)).is_absolute() or ".." in Path(str(raw)).parts):
+        raise DevloopError(f"{var} must be a folder inside the project (app, examples/fastapi...), got {raw!r}")
     if name == "compose_files":
         files = raw.split(os.pathsep) if isinstance(raw, str) else list(raw)
         return tuple(str(f) for f in files if str(f))

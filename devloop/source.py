@@ -29,6 +29,15 @@ class Source:
     target: str
     token: str
 
+    def shown(self, root: Path) -> str:
+        """The folder as the user names it: relative to the project (app/src, examples/fastapi/src)."""
+        return self.folder.relative_to(root).as_posix() if self.folder.is_relative_to(root) else str(self.folder)
+
+
+def shown(root: Path, app_dir: str, found: Source | None) -> str:
+    """The source folder as the user names it; without one found, the compose file's default (APP_DIR/src)."""
+    return found.shown(root) if found else f"{app_dir}/src"
+
 
 def find(model: dict[str, Any], root: Path) -> Source | None:
     """Return the source folder a resolved compose model bind-mounts from the project (None without one)."""
@@ -37,7 +46,7 @@ def find(model: dict[str, Any], root: Path) -> Source | None:
             continue
         for volume in service.get("volumes") or []:
             folder = Path(volume.get("source", ""))
-            if volume.get("type") == "bind" and folder.is_relative_to(root) and folder.is_dir():
+            if volume.get("type") == "bind" and not volume.get("read_only") and folder.is_relative_to(root) and folder.is_dir():
                 token = marker_token(folder)
                 return Source(name, folder, volume["target"], token) if token else None
     return None

@@ -1,4 +1,5 @@
-"""The dev image's server: serves the Flask app from /code and reloads it on every save, fast.
+"""The dev image's server: serves the app from /code (Flask, Django, FastAPI: apps.py) and reloads
+it on every save, fast.
 
 Part of the tooling, not of the app (that is src/). A long-lived parent (parent.py) holds the
 listening socket and has already imported Flask and the app's dependencies. It keeps a spare
@@ -18,7 +19,8 @@ refused and none accepted after the save is answered by the old code.
   fork), so breakpoints keep working after a reload.
 - SIGHUP reloads (`invoke reload`); SIGTERM/SIGINT stop.
 
-Usage: python -m devserver [--host H] [--port P] [--no-debugger]   (FLASK_APP names the app)
+Usage: python -m devserver [--host H] [--port P] [--no-debugger] [--process MODULE:FUNCTION]
+(APP_MODULE names the app; --process runs a worker instead, restarted on every save)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A child process: waits for GO, imports the user's app, serves until told to retire."""
+"""A child process: waits for GO, imports the user's code, serves it (or runs it) until told to retire."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from . import SOURCE, log
+from . import SOURCE, apps, log
 
 GO = b"g"
 DRAIN = 5.0  # how long a retired child may finish the requests it had accepted
@@ -53,12 +53,23 @@ class InFlight:
             self.idle.wait_for(lambda: self.count == 0, timeout)
 
 
-def load_app(no_debugger: bool) -> Any:
-    """Import the user's app (FLASK_APP) or, if that fails, an app that shows why."""
-    try:
-        from flask.cli import ScriptInfo
+@dataclass(frozen=True)
+class Job:
+    """What a child does once told to go: serve the app on the parent's socket, or run a process (a worker)."""
 
-        app = ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app()
+    listener: socket.socket | None
+    host: str = "0.0.0.0"
+    port: int = 0
+    no_debugger: bool = False
+    process: str = ""  # MODULE:FUNCTION to run instead of serving APP_MODULE
+
+
+def load_app(no_debugger: bool) -> Any:
+    """Import the user's app (APP_MODULE) or, if that fails, a WSGI app that shows why."""
+    try:
+        app = apps.debug_flask(apps.load(apps.app_spec()))
+        if apps.is_asgi(app):
+            return stops_the_debugger(app, asgi=True)
         if not no_debugger:
             from werkzeug.debug import DebuggedApplication
 
@@ -75,9 +86,9 @@ def load_app(no_debugger: bool) -> Any:
         return failing
 
 
-def stops_the_debugger(app: Any) -> Any:
+def stops_the_debugger(app: Any, asgi: bool = False) -> Any:
     """Under debugpy, make an exception that escapes the app stop the debugger as an uncaught one does (VS Code's default
-    "Uncaught Exceptions" filter), before the server answers 500: the server catches it, so debugpy would not."""
+    "Uncaught Exceptions" filter): the server catches it, so debugpy would not. WSGI: before the 500 is sent."""
     debugpy = sys.modules.get("debugpy")
     if debugpy is None or not hasattr(debugpy, "trigger_exception_handler"):
         return app
@@ -89,7 +100,14 @@ def stops_the_debugger(app: Any) -> Any:
             debugpy.trigger_exception_handler()  # stops only if the client's filters ask for uncaught exceptions
             raise
 
-    return wsgi
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await app(scope, receive, send)
+        except Exception:
+            debugpy.trigger_exception_handler()
+            raise
+
+    return asgi_app if asgi else wsgi
 
 
 def is_dependency(module: Any) -> bool:
@@ -136,8 +154,8 @@ def accept_one(server: Any) -> None:
         server.shutdown_request(request)
 
 
-def serve(listener: socket.socket, host: str, port: int, no_debugger: bool, pipes: Pipes) -> None:
-    """The child: wait for GO, load the app, report its dependencies, serve until told to retire."""
+def serve(job: Job, pipes: Pipes) -> None:
+    """The child: wait for GO, load the user's code, report its dependencies, serve (or run) until told to retire."""
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the parent
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
@@ -146,16 +164,58 @@ def serve(listener: socket.socket, host: str, port: int, no_debugger: bool, pipe
     if os.read(pipes.control, 1) != GO:
         os._exit(0)
     started = time.monotonic()
-    app = load_app(no_debugger)
-    in_flight = InFlight()
-    server = make_server(listener, host, port, app, in_flight)
-    listener.close()
-    if getattr(app, "pin", None):
-        log(f"Werkzeug debugger PIN: {app.pin}")
-    log(f"serving {os.environ.get('FLASK_APP', 'the app')} (pid {os.getpid()}, loaded in {1000 * (time.monotonic() - started):.0f} ms)")
+    if job.process:
+        run_process(job.process, pipes, started)
+    app = load_app(job.no_debugger)
+    if apps.is_asgi(app):
+        from . import asgi
+
+        config = asgi.prepare(app)
+        loaded(apps.app_spec(), pipes, started)
+        asgi.serve(config, job.listener, pipes.control, pipes.ack)  # type: ignore[arg-type]
+        os._exit(0)
+    serve_wsgi(job, app, pipes, started)
+
+
+def loaded(what: str, pipes: Pipes, started: float) -> None:
+    """Say the user's code is loaded, and tell the parent which dependencies to preload for the next child."""
+    log(f"serving {what} (pid {os.getpid()}, loaded in {1000 * (time.monotonic() - started):.0f} ms)")
     deps = sorted(name for name, mod in list(sys.modules.items()) if is_dependency(mod))
     with os.fdopen(pipes.report, "w") as report:
         report.write("\n".join(deps))
+
+
+def run_process(spec: str, pipes: Pipes, started: float) -> None:
+    """Run a process' main (a worker) until it returns or the parent stops it (SIGTERM); a failure to load is said."""
+    try:
+        main = apps.load(spec)
+    except BaseException:
+        traceback.print_exc()
+        log(f"{spec} failed to load; fix it and save")
+        os._exit(1)
+    loaded(spec, pipes, started)
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    except BaseException:
+        traceback.print_exc()  # the parent says the process exited, and a save restarts it
+        code = 1
+    for stream in (sys.stdout, sys.stderr):  # os._exit (a forked child never runs the parent's exit code) does not flush
+        stream.flush()
+    os._exit(code)
+
+
+def serve_wsgi(job: Job, app: Any, pipes: Pipes, started: float) -> None:
+    """Serve a WSGI app with Werkzeug until retired, then let the requests under way finish."""
+    assert job.listener is not None
+    in_flight = InFlight()
+    server = make_server(job.listener, job.host, job.port, app, in_flight)
+    job.listener.close()
+    if getattr(app, "pin", None):
+        log(f"Werkzeug debugger PIN: {app.pin}")
+    loaded(apps.app_spec(), pipes, started)
     with selectors.DefaultSelector() as selector:
         selector.register(server.socket, selectors.EVENT_READ)
         selector.register(pipes.control, selectors.EVENT_READ)

@@ -6,14 +6,15 @@ import contextlib
 import os
 import select
 import signal
-import socket
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .child import Pipes, serve
+from .child import Job, Pipes, serve
 
 RETIRE_TIMEOUT = 0.2  # how long a retiring child may take to stop accepting before it is killed
+STOP_TIMEOUT = float(os.environ.get("DEVSERVER_STOP_TIMEOUT", "10"))  # a process' grace after SIGTERM, as Docker's stop
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Child:
         return self.report, self.control, self.ack
 
 
-def fork(listener: socket.socket, host: str, port: int, no_debugger: bool, others: Iterable[Child | None]) -> Child:
+def fork(job: Job, others: Iterable[Child | None]) -> Child:
     """Fork a child that waits for GO before importing anything of the user's."""
     report_r, report_w = os.pipe()
     control_r, control_w = os.pipe()
@@ -43,12 +44,35 @@ def fork(listener: socket.socket, host: str, port: int, no_debugger: bool, other
                 os.close(fd)
         signal.set_wakeup_fd(-1)
         try:
-            serve(listener, host, port, no_debugger, Pipes(report_w, control_r, ack_w))
+            serve(job, Pipes(report_w, control_r, ack_w))
         finally:
             os._exit(1)
     for fd in (report_w, control_r, ack_w):
         os.close(fd)
     return Child(pid, report_r, control_w, ack_r)
+
+
+def stop(child: Child, timeout: float = STOP_TIMEOUT) -> None:
+    """Stop a running process (a worker) as Docker stops a container: SIGTERM, then SIGKILL after timeout; reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(child.pid, os.WNOHANG)[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(child.pid, signal.SIGKILL)
+                os.waitpid(child.pid, 0)
+                break
+            time.sleep(0.005)
+    close(child)
+
+
+def end(child: Child, job: Job) -> None:
+    """End a child's turn: retire a server (stop accepting, finish what it has), stop a process."""
+    if job.process:
+        stop(child)
+    else:
+        retire(child)
 
 
 def retire(child: Child) -> None:
@@ -82,7 +106,9 @@ def preload(report_fd: int) -> None:
     with os.fdopen(report_fd) as report:
         names = report.read().split()
     for name in names:
-        if name not in sys.modules and name != "__main__":
+        # A C accelerator imported before its package (`_asyncio` before `asyncio`, in sorted order) is made twice on
+        # Python 3.11, and asyncio.current_task() then answers None: the public modules import theirs as they should.
+        if name not in sys.modules and not name.startswith("_"):
             try:
                 __import__(name)
             except Exception:  # a module that cannot preload is imported by the child

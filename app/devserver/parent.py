@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from . import SOURCE, children, log
-from .child import GO
-from .watchers import Choice, watchers
+from .child import GO, Job
+from .watchers import Choice, Watcher, watchers
 
 DEBOUNCE = 0.01  # seconds of quiet after a change before reloading: one save, one reload
 DEBOUNCE_MAX = 0.5
@@ -44,10 +44,11 @@ def vanished(path: str) -> bool:
 class Server:
     """The parent: forks children that serve, and swaps them on every change."""
 
-    def __init__(self, host: str, port: int, no_debugger: bool, mode: Choice) -> None:
-        self.host, self.port, self.no_debugger, self.mode = host, port, no_debugger, mode
-        self.listener = socket.create_server((host, port), backlog=BACKLOG)
-        self.listener.set_inheritable(True)
+    def __init__(self, host: str, port: int, no_debugger: bool, mode: Choice, process: str = "") -> None:
+        listener = None if process else socket.create_server((host, port), backlog=BACKLOG)
+        if listener:
+            listener.set_inheritable(True)
+        self.job, self.mode = Job(listener, host, port, no_debugger, process), mode
         self.current: children.Child | None = None
         self.spare: children.Child | None = None
         self.wakeup_fd = -1
@@ -55,7 +56,7 @@ class Server:
 
     def fork_child(self) -> children.Child:
         """Fork a child that waits for GO before importing anything of the user's."""
-        return children.fork(self.listener, self.host, self.port, self.no_debugger, (self.current, self.spare))
+        return children.fork(self.job, (self.current, self.spare))
 
     def promote(self) -> None:
         """Make the spare (or, if there is none yet, a new child) the serving one."""
@@ -90,27 +91,26 @@ class Server:
         """Replace the serving child by the spare, which then imports the code on disk now."""
         started = time.monotonic()
         if self.current:
-            children.retire(self.current)
+            children.end(self.current, self.job)
         had_spare = self.spare is not None
         self.down_reason = ""
         self.promote()
         how = "spare" if had_spare else "new process"
         log(f"reloading for {why} (old process retired, {how} told to serve in {1000 * (time.monotonic() - started):.1f} ms)")
 
-    def changes(self) -> Iterator[list[str]]:
+    def changes(self, watching: list[Watcher]) -> Iterator[list[str]]:
         """Yield batches of changes (or SIGHUP), each after DEBOUNCE of quiet; keep a spare ready."""
-        watching = watchers(SOURCE, self.mode)
         timeout = min((w.timeout for w in watching if w.timeout), default=None)
         quiet = [w for w in watching if w.fileno() >= 0]
         while True:
             report = self.current.report if self.current else -1
             # With no child serving, the parent answers the waiting requests itself.
-            orphaned = self.listener.fileno() if self.current is None else -1
+            orphaned = self.job.listener.fileno() if self.current is None and self.job.listener else -1
             fds = [fd for fd in (*(w.fileno() for w in quiet), self.wakeup_fd, report, orphaned) if fd >= 0]
             ready = select.select(fds, [], [], timeout)[0]
             changed: list[str] = []
             if orphaned in ready:
-                self.answer_unavailable()
+                answer_unavailable(self.job.listener, self.down_reason)  # type: ignore[arg-type]
             if self.wakeup_fd in ready:
                 signals = os.read(self.wakeup_fd, 512)
                 if signal.SIGCHLD in signals:
@@ -149,24 +149,11 @@ class Server:
     def stand_down(self, why: str) -> None:
         """Stop serving the app and answer every request with 503 and why, until the next swap."""
         if self.current:
-            children.retire(self.current)
+            children.end(self.current, self.job)
             self.current = None
         if self.down_reason != why:
             log(why)
         self.down_reason = why
-
-    def answer_unavailable(self) -> None:
-        """Answer one waiting request with 503 and why no app process serves it."""
-        try:
-            conn, _ = self.listener.accept()
-        except OSError:
-            return
-        with conn:
-            body = f"{self.down_reason}\n".encode()
-            head = f"HTTP/1.0 503 SERVICE UNAVAILABLE\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n"
-            with contextlib.suppress(OSError):
-                conn.settimeout(1)
-                conn.sendall(head.encode() + body)
 
     def run(self) -> None:
         """Serve and reload until told to stop."""
@@ -179,10 +166,11 @@ class Server:
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGHUP, lambda *_: None)  # handled through the wakeup fd
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        log(f"listening on http://{self.host}:{self.port}")
+        log(f"running {self.job.process}" if self.job.process else f"listening on http://{self.job.host}:{self.job.port}")
+        watching = watchers(SOURCE, self.mode)  # before the first child runs: a save from then on is seen
         self.promote()
         try:
-            for changed in self.changes():
+            for changed in self.changes(watching):
                 if source_replaced():
                     self.stand_down(SOURCE_REPLACED.format(source=SOURCE))
                     continue
@@ -190,6 +178,20 @@ class Server:
                 self.swap(", ".join(unique[:3]) + (" ..." if len(unique) > 3 else ""))
         finally:
             self.stop_all()
+
+
+def answer_unavailable(listener: socket.socket, reason: str) -> None:
+    """Answer one waiting request with 503 and why no app process serves it."""
+    try:
+        conn, _ = listener.accept()
+    except OSError:
+        return
+    with conn:
+        body = f"{reason}\n".encode()
+        head = f"HTTP/1.0 503 SERVICE UNAVAILABLE\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n"
+        with contextlib.suppress(OSError):
+            conn.settimeout(1)
+            conn.sendall(head.encode() + body)
 
 
 def _stop(_signum: int, _frame: Any) -> None:

@@ -70,5 +70,5 @@ def choose(settings: Settings, found: Source, endpoint: str, sees: Callable[[], 
         return Bind(settings, found, endpoint)
     if wanted == "bind":
         raise unseen_error(endpoint, found.folder)
-    out(f"the engine at {endpoint} does not see this machine's app/src: syncing it into the app instead")
+    out(f"the engine at {endpoint} does not see this machine's {found.shown(settings.root)}: syncing it into the app instead")
     return Sync(settings, found, endpoint)

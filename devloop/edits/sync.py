@@ -18,7 +18,7 @@ from ..background import Background, Ended
 from ..errors import DevloopError
 from ..findings import Check
 from ..settings import Settings
-from ..source import Source
+from ..source import Source, shown
 from ..waiting import wait_until
 from .proof import proven
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 IN_SYNC = "in sync"
 PROGRAM = "devloop.syncer"  # what its command line says: `python -m devloop.syncer ...`
 READY_TIMEOUT = 120.0
-DESCRIBED = "sync of app/src through the Engine API"  # how `status` and `doctor` name this way
+DESCRIBED = "sync of {folder} through the Engine API"  # how `status` and `doctor` name this way
 
 
 def process(root: Path, project: str) -> Background:
@@ -46,6 +46,7 @@ class Sync:
 
     def __init__(self, settings: Settings, found: Source, endpoint: str) -> None:
         self.settings, self.found, self.endpoint = settings, found, endpoint
+        self.folder = shown(settings.root, settings.app_dir, found)
 
     def compose(self, base: Compose) -> Compose:
         """The base compose files, and the overlay that carries the project's other files (configs and secrets)."""
@@ -63,7 +64,7 @@ class Sync:
 
     def describe(self) -> str:
         """The syncer's state."""
-        return describe(self.settings.root, self.settings.project)
+        return describe(self.settings.root, self.settings.project, self.folder)
 
     def prove(self, arrival: Arrival, sees: Sees, watching: Watching) -> Check:
         """Whether the syncer runs, and a save reaches the dev server through it."""
@@ -71,13 +72,16 @@ class Sync:
         if not syncing:
             detail = "the app's /code is a copy kept by a sync that is not running: saves do not reach it"
             return Check("edits", False, detail, "`invoke up`")
-        path = f"{DESCRIBED}, {syncing.get('state')}"
+        path = f"{DESCRIBED.format(folder=self.folder)}, {syncing.get('state')}"
         timed = arrival(self.found.folder)
         if isinstance(timed, tuple):
-            return proven(timed, path, watching, arrival, self.found.folder)
+            return proven(timed, path, watching, arrival, self.found.folder, self.folder)
         if timed == "":
             return Check(
-                "edits", False, f"a save under app/src did not reach the dev server within 5 s ({path})", "`invoke up` restarts the sync"
+                "edits",
+                False,
+                f"a save under {self.folder} did not reach the dev server within 5 s ({path})",
+                "`invoke up` restarts the sync",
             )
         return Check("edits", True, f"{path}; a save was not timed: {timed}")
 
@@ -115,12 +119,12 @@ def _wait(syncer: Background, timeout: float) -> bool:
     return bool(wait_until(lambda: _in_sync(syncer), timeout, interval=0.05))
 
 
-def describe(root: Path, project: str) -> str:
+def describe(root: Path, project: str, folder: str = "app/src") -> str:
     """Say how edits reach the app in sync mode, and how the syncer is (for `invoke status`)."""
     found = process(root, project).running()
     if not found:
-        return f"{DESCRIBED}: NOT RUNNING (`invoke up` starts it)"
-    return f"{DESCRIBED}: {found.get('state')} (pid {found['pid']})"
+        return f"{DESCRIBED.format(folder=folder)}: NOT RUNNING (`invoke up` starts it)"
+    return f"{DESCRIBED.format(folder=folder)}: {found.get('state')} (pid {found['pid']})"
 
 
 def follow(root: Path, project: str, out: Callable[[str], None]) -> None:

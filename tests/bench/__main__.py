@@ -5,8 +5,9 @@ edit-to-served for our dev server, Werkzeug's stock reloader, `docker compose wa
 (sync+restart) and the restart floor, with and without a debugger attached; a warm
 `invoke reload` against `docker compose restart app`; idle CPU. Then, on the host's engine and
 on a current one in turn (tests/bench/on_engine.py): a warm `invoke up` against
-`docker compose up --wait`, and `up` and `reload` with nothing changed. Last, the inner loop on a
-remote engine over ssh:// (tests/bench/remote.py). Writes docs/benchmarks.{md,json,png}.
+`docker compose up --wait`, and `up` and `reload` with nothing changed. Then your own app: Django,
+FastAPI and a worker (tests/bench/frameworks.py, also alone: `nox -s bench -- frameworks`). Last, the
+inner loop on a remote engine over ssh:// (tests/bench/remote.py). Writes docs/benchmarks.{md,json,png}.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from pathlib import Path
 from devloop import modes
 from devloop.runtime import Runtime
 from tests.support.harness import ROOT, Project, copy_project
-from tests.support.waiting import wait_until
 
-from . import measure, on_engine, remote, report
+from . import frameworks, measure, on_engine, remote, report
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 UP_RUNS = int(os.environ.get("BENCH_UP_RUNS", "5"))
@@ -67,12 +67,6 @@ services:
 """
 
 
-def switch(project: Project, files: list[str]) -> None:
-    """Recreate the app with other compose files; wait until it serves."""
-    project.compose("up", "--detach", "--wait", "--no-deps", "app", files=files)
-    wait_until(lambda: measure.served(project), timeout=60, what="app serving")
-
-
 def wait_debugger(project: Project) -> None:
     """Wait until debugpy listens in the app container (without using up its connection)."""
     Runtime(project.resolved_settings(), mode=modes.DEBUG).wait_for_debugger()
@@ -96,7 +90,7 @@ def watch_run(project: Project, results: dict[str, list[float]]) -> None:
         WATCH.format(image=f"{project.name}-app-watch:dev", dev_image=f"{project.name}-app:dev", command=FLASK_RUN),
     )
     project.compose("build", "app", files=[overlay])
-    switch(project, [overlay])
+    measure.switch(project, [overlay])
     watcher = project.compose_runner([overlay]).start("watch", "--no-up", "app")
     try:
         time.sleep(3)  # compose prints nothing reliable when its watch is armed
@@ -129,8 +123,14 @@ def reload_runs(project: Project) -> dict[str, list[float]]:
     return {"ours": ours, "compose_restart": plain}
 
 
-def main() -> int:
-    """Run every measurement, print the table, write docs/benchmarks.*."""
+def main(parts: list[str]) -> int:
+    """Run every measurement (or, with `frameworks`, only your own app's), print the tables, write docs/benchmarks.*."""
+    if parts == ["frameworks"]:
+        print(frameworks.main(RUNS))
+        return 0
+    if parts:
+        print(f"bench: unknown part {' '.join(parts)!r} (the only one that runs alone: frameworks)", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="devloop-bench-"))
     project = copy_project(work / "blog", prefix="bench")
@@ -153,7 +153,7 @@ def main() -> int:
         print("bench: invoke reload vs docker compose restart", flush=True)
         other["reload_source"] = reload_runs(project)
         print("bench: edit-to-served, stock reloader", flush=True)
-        switch(project, [measure.write(project, "stock.yml", STOCK)])
+        measure.switch(project, [measure.write(project, "stock.yml", STOCK)])
         latency["stock"] = measure.edit_to_served(project, RUNS)
         cpu["stock"] = measure.idle_cpu_percent(project)
         print("bench: edit-to-served, docker compose watch", flush=True)
@@ -162,21 +162,23 @@ def main() -> int:
         project.invoke("debug")
         debug_run(project, latency, "ours_debug")
         print("bench: edit-to-served with a debugger attached, stock", flush=True)
-        switch(project, ["compose/debug.yml", measure.write(project, "stock-debug.yml", STOCK_DEBUG)])
+        measure.switch(project, ["compose/debug.yml", measure.write(project, "stock-debug.yml", STOCK_DEBUG)])
         wait_debugger(project)
         debug_run(project, latency, "stock_debug")
     finally:
         project.teardown()
         subprocess.run(["docker", "image", "rm", "-f", f"{project.name}-app-watch:dev"], capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
+    own_app = frameworks.measure_all(RUNS)
     on_engines = on_engine.measure_each()
     other["up_warm"] = on_engines["host"]["up_warm"]
     on_remote = remote.measure_remote()
     results = report.Results(latency, other, cpu, on_engines, on_remote)
     table = report.write(ROOT / "docs", results, report.machine(project), time.perf_counter() - started)
     print(table)
+    print(frameworks.record(own_app))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -40,6 +40,12 @@ def served(project: Project) -> bool:
     return response_of(project.ports["APP_PORT"]) == ORIGINAL
 
 
+def switch(project: Project, files: list[str]) -> None:
+    """Recreate the app with other compose files; wait until it serves."""
+    project.compose("up", "--detach", "--wait", "--no-deps", "app", files=files)
+    wait_until(lambda: served(project), timeout=60, what="app serving")
+
+
 def up_runs(project: Project, runs: int) -> dict[str, list[float]]:
     """Warm start (images built, volume present): `invoke up` vs `docker compose up --wait`, alternating."""
     ours: list[float] = []

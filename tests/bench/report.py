@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from devloop import compose
-from tests.support.harness import Project
+from tests.support.harness import ROOT, Project
 
 from . import on_engine, remote
 
@@ -49,7 +49,8 @@ def _stats(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(samples), min(samples), max(samples)
 
 
-def _row(label: str, samples: list[float], base: dict[str, float], unit: float = 1.0, suffix: str = "s") -> str:
+def row(label: str, samples: list[float], base: dict[str, float], unit: float = 1.0, suffix: str = "s") -> str:
+    """A table row: median, min-max, runs, and the median's ratio to each base ("-" for a zero base)."""
     med, low, high = _stats(samples)
     ratios = " | ".join(f"{med / b:.2f}x" if b else "-" for b in base.values())
     return f"| {label} | {med * unit:.3f}{suffix} | {low * unit:.3f}-{high * unit:.3f}{suffix} | {len(samples)} | {ratios} |"
@@ -62,10 +63,10 @@ def engine_rows(on_engines: dict[str, dict[str, Any]]) -> list[str]:
         compose_up = statistics.median(each["up_warm"]["compose"])
         label = f"Docker {each['version']} ({name})"
         rows += [
-            _row(f"{label}: warm `invoke up`", each["up_warm"]["ours"], {"c": compose_up}),
-            _row(f"{label}: warm `docker compose up -d --wait`", each["up_warm"]["compose"], {"c": compose_up}),
-            _row(f"{label}: `invoke up`, nothing changed", each["up_noop"], {}),
-            _row(f"{label}: `invoke reload`, nothing changed", each["reload_noop"], {}),
+            row(f"{label}: warm `invoke up`", each["up_warm"]["ours"], {"c": compose_up}),
+            row(f"{label}: warm `docker compose up -d --wait`", each["up_warm"]["compose"], {"c": compose_up}),
+            row(f"{label}: `invoke up`, nothing changed", each["up_noop"], {}),
+            row(f"{label}: `invoke reload`, nothing changed", each["reload_noop"], {}),
         ]
     return rows
 
@@ -81,7 +82,7 @@ REMOTE_ROWS = [
 def remote_rows(samples: dict[str, Any]) -> list[str]:
     """Render the remote engine's inner loop as table rows."""
     ref = {"w": statistics.median(samples["compose_watch_sync"])}
-    rows = [_row(label, samples[key], ref) for key, label in REMOTE_ROWS]
+    rows = [row(label, samples[key], ref) for key, label in REMOTE_ROWS]
     ours = samples["ours"]
     return [
         *rows,
@@ -115,7 +116,7 @@ def table(results: Results) -> str:
         "| variant | median | min-max | runs | vs (b) stock | vs (c) watch | vs (d) floor |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    lines += [_row(label, latency[key], refs) for key, label in LATENCY_ROWS if key in latency]
+    lines += [row(label, latency[key], refs) for key, label in LATENCY_ROWS if key in latency]
     debug_ref = {"stock_debug": statistics.median(latency["stock_debug"])}
     lines += [
         "",
@@ -123,19 +124,19 @@ def table(results: Results) -> str:
         "",
         "| variant | median | min-max | runs | vs (b) stock, debugger attached |",
         "| --- | --- | --- | --- | --- |",
-        _row("(a) ours, debugger attached", latency["ours_debug"], debug_ref),
-        _row("(b) stock, debugger attached", latency["stock_debug"], debug_ref),
+        row("(a) ours, debugger attached", latency["ours_debug"], debug_ref),
+        row("(b) stock, debugger attached", latency["stock_debug"], debug_ref),
         "",
         "### Commands",
         "",
         "| measurement | median | min-max | runs | vs the plain Compose command |",
         "| --- | --- | --- | --- | --- |",
-        _row(
+        row(
             "`invoke reload`, source edit (until served)",
             other["reload_source"]["ours"],
             {"c": statistics.median(other["reload_source"]["compose_restart"])},
         ),
-        _row(
+        row(
             "`docker compose restart app` (until served)",
             other["reload_source"]["compose_restart"],
             {"c": statistics.median(other["reload_source"]["compose_restart"])},
@@ -212,6 +213,16 @@ def kept(path: Path) -> str:
     """The part of a benchmarks page that other measurements wrote (from the KEPT marker on)."""
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     return text[text.index(KEPT) :] if KEPT in text else KEPT + "\n"
+
+
+def write_kept(start: str, end: str, lines: list[str], page: Path = ROOT / "docs/benchmarks.md") -> None:
+    """Put a section between its start and end markers into a benchmarks page's kept part (replacing the old one)."""
+    text = page.read_text(encoding="utf-8") if page.is_file() else KEPT + "\n"
+    others = kept(page)
+    if start in others:
+        others = others[: others.index(start)] + others[others.index(end) + len(end) :].lstrip("\n")
+    head = text[: text.index(KEPT)] if KEPT in text else text
+    page.write_text(head + others.rstrip("\n") + "\n\n" + "\n".join([start, "", *lines, end]) + "\n", encoding="utf-8")
 
 
 def write(docs: Path, results: Results, host: dict[str, str], seconds: float) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.bench import report
 from tests.support import dap
-from tests.support.harness import ROOT, Project, copy_project
+from tests.support.harness import Project, copy_project
 
 ROUNDS = int(os.environ.get("STRESS_ROUNDS", "20"))
 VIEWS = "app/src/blog/views.py"
@@ -92,8 +92,9 @@ def main() -> int:
 def record(results: dict[str, list[str]]) -> None:
     """Write the counts into docs/benchmarks.md's kept part."""
     rows = {"after": "attach right after `invoke debug` returned", "during": "attach while `invoke debug` runs (its handshake closing)"}
-    lines = [START, "", "## Debugger: attach right after a cold start (`nox -s stress`)", ""]
-    lines += [
+    lines = [
+        "## Debugger: attach right after a cold start (`nox -s stress`)",
+        "",
         "Each round: `invoke down`, `invoke debug` (cold), then VS Code's attach (launch.json resolved, startDebugging",
         "followed) and a request that must stop at a breakpoint. Docker engine: this machine's.",
         "",
@@ -103,13 +104,7 @@ def record(results: dict[str, list[str]]) -> None:
     for way, saids in results.items():
         failed = sorted({s for s in saids if s})
         lines.append(f"| {rows[way]} | {saids.count('')}/{len(saids)} | {'; '.join(failed) or '-'} |")
-    lines.append(END)
-    page = ROOT / "docs/benchmarks.md"
-    text = page.read_text(encoding="utf-8")
-    kept = report.kept(page)
-    if START in kept:
-        kept = kept[: kept.index(START)] + kept[kept.index(END) + len(END) :].lstrip("\n")
-    page.write_text(text[: text.index(report.KEPT)] + kept.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    report.write_kept(START, END, lines)
 
 
 if __name__ == "__main__":

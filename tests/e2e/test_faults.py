@@ -101,13 +101,15 @@ def test_a_wedged_debugger_is_healed_by_the_gate_while_vscode_attaches(project: 
     debug_mode(project)
     before = project.app().container_id
     app = project.client.containers.get(before)
-    internal = 5679  # compose/debug.yml DEBUGPY_INTERNAL_PORT: behind the gate, where a raw probe wedges debugpy's adapter
-    # Reset at once (SO_LINGER 0): the adapter's accept thread writes to a connection that is gone, and ends.
-    reset = (
-        "import socket, struct; s = socket.create_connection(('127.0.0.1', {})); "
-        "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); s.close()"
+    # debugpy's adapter frozen (SIGSTOP): its port still accepts, into the backlog, and nothing answers, as when its
+    # accept thread has ended (README, Debugging).
+    freeze = (
+        "import os, pathlib, signal\n"
+        "for p in pathlib.Path('/proc').glob('[0-9]*'):\n"
+        "    if p.name != str(os.getpid()) and b'debugpy/adapter' in (p / 'cmdline').read_bytes():\n"
+        "        os.kill(int(p.name), signal.SIGSTOP); print('frozen')\n"
     )
-    app.exec_run(["python", "-c", reset.format(internal)])
+    assert b"frozen" in app.exec_run(["python", "-c", freeze]).output
     session = dap.Session(dap.resolve_launch(project.root), {})  # VS Code's attach, through the published port
     try:
         assert session.root.request("threads")["threads"]

@@ -33,7 +33,7 @@ from .waiting import wait_until
 IMAGE = "standin/dockerd:sid"
 CONTEXT = Path(__file__).with_name("dockerd")
 ROOT = Path(__file__).resolve().parents[2]
-POOL = 24  # ports published for the stacks the current engine runs: 3 per project copy
+POOL = 32  # ports published for the stacks the current engine runs: 4 per project copy, never handed out twice
 # As powerful as --privileged, which fails on this host (its engine lacks CAP_SYS_RESOURCE).
 POWERS = (
     *("--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"),

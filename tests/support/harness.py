@@ -41,7 +41,7 @@ class Project:
     def __init__(self, root: Path, prefix: str = "e2e") -> None:
         self.root = root
         self.name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        self.ports = {"APP_PORT": free_port(), "WEB_PORT": free_port(), "DEBUG_PORT": free_port()}
+        self.ports = {name: free_port() for name in ("APP_PORT", "WEB_PORT", "DEBUG_PORT", "DEBUG_WORKER_PORT")}
         self.env = {"COMPOSE_PROJECT_NAME": self.name, **{k: str(v) for k, v in self.ports.items()}}
 
     @property

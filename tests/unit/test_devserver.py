@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,7 +142,7 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, int]]:
     (source / "hello").mkdir(parents=True)
     (source / "hello" / "__init__.py").write_text(APP)
     port = free_port()
-    env = {**os.environ, "DEVSERVER_SOURCE": str(source), "FLASK_APP": "hello", "PYTHONPATH": str(ROOT / "app")}
+    env = {**os.environ, "DEVSERVER_SOURCE": str(source), "APP_MODULE": "hello", "PYTHONPATH": str(ROOT / "app")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "devserver", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -260,3 +261,101 @@ def test_the_debugger_gate_lets_in_loopback_and_the_gateway_only(monkeypatch: py
     assert gate.allowed_peers({"DEBUGPY_ALLOW": "any"}) is None
     monkeypatch.setattr(gate, "Path", lambda _: type("P", (), {"read_text": lambda self: ROUTE})())
     assert gate.allowed_peers({}) == {"127.0.0.1", "192.168.0.1"}
+
+
+ASGI = """\
+import asyncio
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    task = asyncio.current_task() is not None  # None after a reload once meant an asyncio made twice
+    body = ('{"response": "one", "task": %s}' % str(task).lower()).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
+WORKER = """\
+import time
+
+def main():
+    print("worker: version one", flush=True)
+    while True:
+        time.sleep(0.05)
+"""
+
+
+def run_devserver(tmp_path: Path, files: dict[str, str], *args: str, **env: str) -> tuple[subprocess.Popen[str], Path, int]:
+    """The dev server on this host, serving (or running) the given source files; its output is kept in a file."""
+    source = tmp_path / "src"
+    for name, text in files.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    port = free_port()
+    environ = {**os.environ, "DEVSERVER_SOURCE": str(source), "PYTHONPATH": str(ROOT / "app"), **env}
+    environ |= {"DEVSERVER_WATCH_RECORD": str(tmp_path / "watch.json"), "DEVSERVER_PROBE_SEEN": str(tmp_path / "seen")}
+    with (tmp_path / "out.log").open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devserver", "--host", "127.0.0.1", "--port", str(port), *args],
+            env=environ,
+            stdout=out,
+            stderr=out,
+            text=True,
+        )
+    return proc, source, port
+
+
+@pytest.mark.parametrize(
+    ("spec", "asgi"),
+    [("blog:create_app()", False), ("hello", False), ("main:app", True)],
+)
+def test_app_module_names_an_app_in_the_forms_users_know_and_what_it_speaks_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str, asgi: bool
+) -> None:
+    (tmp_path / "hello").mkdir()
+    (tmp_path / "hello" / "__init__.py").write_text(APP)
+    (tmp_path / "main.py").write_text(ASGI)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(ROOT / "app" / "src"))
+    from devserver import apps
+
+    assert apps.is_asgi(apps.load(spec)) is asgi
+    with pytest.raises(ImportError, match=r"main has no nothing \(APP_MODULE='main:nothing'\)"):
+        apps.load("main:nothing")
+
+
+def test_an_asgi_app_is_served_by_uvicorn_and_reloads_with_asyncio_intact(tmp_path: Path) -> None:
+    proc, source, port = run_devserver(tmp_path, {"main.py": ASGI}, APP_MODULE="main:app")
+    try:
+        eventually(lambda: get(port) == (200, {"response": "one", "task": True}))
+        for n in ("two", "three"):  # children forked after the parent preloaded asyncio's modules
+            (source / "main.py").write_text(ASGI.replace('"one"', f'"{n}"'))
+            eventually(lambda n=n: get(port) == (200, {"response": n, "task": True}))
+        (source / "main.py").write_text(ASGI.replace("async def app(", "async def app(("))
+        _, body = eventually(lambda: (r := get(port))[0] == 500 and r)
+        assert "SyntaxError" in body  # a broken ASGI app is shown by the WSGI error page, and the server stays
+        (source / "main.py").write_text(ASGI)
+        eventually(lambda: get(port) == (200, {"response": "one", "task": True}))
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_a_process_is_stopped_and_its_pre_imported_spare_runs_the_saved_code(tmp_path: Path) -> None:
+    proc, source, _ = run_devserver(tmp_path, {"work.py": WORKER}, "--process", "work:main")
+    log = tmp_path / "out.log"
+    try:
+        eventually(lambda: "worker: version one" in log.read_text())
+        (source / "work.py").write_text(WORKER.replace("version one", "version two"))
+        eventually(lambda: "worker: version two" in log.read_text())
+        assert re.search(r"reloading for .*work.py \(old process retired", log.read_text())
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_the_dev_image_installs_the_dev_servers_pinned_tools() -> None:
+    pins = [line for line in (ROOT / "app/devserver/requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    install = next(line for line in (ROOT / "app/Dockerfile").read_text().splitlines() if "pip install debugpy" in line)
+    assert install.split("pip install ", 1)[1].split() == pins

@@ -13,7 +13,6 @@ def test_each_mode_owns_its_overlays_and_ports() -> None:
     assert modes.NORMAL.files(base) == base
     assert modes.DEBUG.files(base) == (*base, "compose/debug.yml")
     assert modes.DEBUG_WAIT.files(base) == (*base, "compose/debug.yml", "compose/debug-wait.yml")
-    assert "DEBUG_PORT" not in modes.NORMAL.published and "DEBUG_PORT" in modes.DEBUG_WAIT.published
     assert modes.DEBUG.env() == {"DEVLOOP_MODE": "debug"}
 
 

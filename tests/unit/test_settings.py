@@ -70,3 +70,13 @@ def test_the_source_identity_follows_the_folder_not_its_name(project: Path) -> N
     shutil.rmtree(project / "app" / "src")
     (project / "app" / "src").mkdir()  # the same inode number, often
     assert first and Compose(settings.load(project, environ={})).env["DEVLOOP_SOURCE_ID"] != first
+
+
+def test_an_app_dir_without_requirements_or_src_is_one_clear_error(project: Path) -> None:
+    (project / "mine/src").mkdir(parents=True)
+    with pytest.raises(DevloopError, match=r"^APP_DIR=mine: .*mine has no requirements.txt \("):
+        settings.require_app_dir(settings.load(project, environ={"APP_DIR": "mine"}))
+    (project / "mine/requirements.txt").write_text("Django==5.2.20\n")
+    settings.require_app_dir(settings.load(project, environ={"APP_DIR": "mine"}))
+    with pytest.raises(DevloopError, match=r"no requirements\.txt and no src/"):
+        settings.require_app_dir(settings.load(project, environ={"APP_DIR": "other"}))

@@ -42,15 +42,20 @@ def test_debug_port_setting_moves_the_attach_port(copy: Path) -> None:
     assert vscode.launch_config(debug_model(copy, DEBUG_PORT="6000"))["connect"]["port"] == 6000
 
 
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace every occurrence of text that must be in the file."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new))
+
+
 def test_a_changed_mount_changes_the_mapping(copy: Path) -> None:
-    compose = copy / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace("./app/src:/code", "./app/src:/srv/app"))
+    edit(copy / "docker-compose.yml", "      - ./${APP_DIR:-app}/src:/code\n", "      - ./${APP_DIR:-app}/src:/srv/app\n")
     assert vscode.launch_config(debug_model(copy))["pathMappings"][0]["remoteRoot"] == "/srv/app"
 
 
 def test_no_bind_mount_is_a_clear_error(copy: Path) -> None:
-    compose = copy / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace("    volumes:\n      - ./app/src:/code\n", ""))
+    edit(copy / "docker-compose.yml", "      - ./${APP_DIR:-app}/src:/code\n", "")
     with pytest.raises(DevloopError, match="no bind mount"):
         vscode.launch_config(debug_model(copy))
 
@@ -67,6 +72,13 @@ def test_write_keeps_the_users_other_configurations(copy: Path) -> None:
     launch.parent.mkdir()
     launch.write_text(json.dumps({"version": "0.2.0", "configurations": [{"name": "Mine", "type": "node"}]}))
     assert vscode.write(settings.load(copy, environ={}))
-    names = [c["name"] for c in json.loads(launch.read_text())["configurations"]]
-    assert names == [vscode.CONFIG_NAME, "Mine"]
+    written, ours = json.loads(launch.read_text()), [vscode.CONFIG_NAME, f"{vscode.CONFIG_NAME} (worker)"]
+    assert [c["name"] for c in written["configurations"]] == [*ours, "Mine"]
+    assert written["compounds"] == [{"name": vscode.COMPOUND_NAME, "configurations": ours}]
     assert not vscode.write(settings.load(copy, environ={}))
+
+
+def test_the_worker_gets_its_own_port_and_the_same_mapping(copy: Path) -> None:
+    app, worker = vscode.launch_configs(debug_model(copy, DEBUG_WORKER_PORT="6001"))
+    assert worker["name"] == "Python: Remote Attach (worker)" and worker["connect"] == {"host": "127.0.0.1", "port": 6001}
+    assert worker["pathMappings"] == app["pathMappings"]

@@ -1,0 +1,10 @@
+"""Django's command line for the example (`python manage.py runserver`: the stock reloader the bench compares with)."""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)

@@ -1,0 +1,8 @@
+"""The WSGI app the dev server serves (APP_MODULE=mysite.wsgi:application)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+application = get_wsgi_application()
