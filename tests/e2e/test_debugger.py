@@ -38,6 +38,7 @@ class Request:
 
     def __init__(self, project: Project, path: str) -> None:
         self.answer: dict[str, Any] = {}
+        self.error = ""
         self.thread = threading.Thread(target=self._send, args=(project.url(path),), daemon=True)
         self.thread.start()
 
@@ -47,11 +48,13 @@ class Request:
                 self.answer.update(status=response.status, body=json.loads(response.read()))
         except urllib.error.HTTPError as exc:
             self.answer.update(status=exc.code, body=exc.read().decode(errors="replace"))
+        except OSError as exc:  # the connection dropped: say so where the case fails, not in a thread's traceback
+            self.error = f"{type(exc).__name__}: {exc}"
 
     def done(self, timeout: float = 30) -> dict[str, Any]:
         """Wait for the answer and return it (status, body)."""
         self.thread.join(timeout)
-        assert self.answer, "the request did not complete"
+        assert self.answer, f"the request did not complete ({self.error or f'no answer within {timeout}s'})"
         return self.answer
 
 

@@ -237,6 +237,7 @@ class Session:
         self.announced = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._starting: list[threading.Thread] = []
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._thread.start()
 
@@ -256,7 +257,9 @@ class Session:
                     self.announced += 1
                     # Each in its own thread, as VS Code starts child sessions: one for a process that is ending
                     # (a retired child) must not hold up the others.
-                    threading.Thread(target=self._start_child, args=(conn, found), daemon=True).start()
+                    starting = threading.Thread(target=self._start_child, args=(conn, found), daemon=True)
+                    self._starting.append(starting)
+                    starting.start()
             if not announced:
                 time.sleep(0.02)
 
@@ -272,9 +275,15 @@ class Session:
         if self.start_debugging:
             with contextlib.suppress(OSError):
                 parent.respond(found)
-        if child is not None:
-            with self._lock:
+        if child is None:
+            return
+        with self._lock:
+            if not self._stop.is_set():
                 self.children.append(child)
+                return
+        # Attached after the stop button: left connected, its process would stop at an exception for a client that
+        # never reads (the request hangs), and no later session could claim it.
+        _disconnect(child)
 
     def attached(self) -> int:
         """How many child sessions have been attached so far."""
@@ -303,9 +312,16 @@ class Session:
         """Disconnect like VS Code's stop button (the app keeps running); safe to call twice."""
         self._stop.set()
         self._thread.join(5)
+        for starting in self._starting:
+            starting.join(10)
         with self._lock:
             connections, self.children = [*self.children, self.root], []
         for conn in connections:
-            with contextlib.suppress(DapError, OSError):
-                conn.request("disconnect", timeout=3, restart=False, terminateDebuggee=False)
-            conn.close()
+            _disconnect(conn)
+
+
+def _disconnect(conn: Connection) -> None:
+    """End one session as the stop button does: the process keeps running, with no client."""
+    with contextlib.suppress(DapError, OSError):
+        conn.request("disconnect", timeout=3, restart=False, terminateDebuggee=False)
+    conn.close()
