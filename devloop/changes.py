@@ -35,6 +35,12 @@ def nothing_to_start(
     return not (todo.rebuild or todo.recreate)
 
 
+def configured_otherwise(states: Mapping[str, engine.ServiceState], hashes: Mapping[str, str]) -> list[str]:
+    """The services whose container Compose created from another configuration than the project's now (started by
+    hand with other files or settings): the recorded fingerprints cannot see that."""
+    return [name for name, st in states.items() if name in hashes and st.config_hash != hashes[name]]
+
+
 def apply(rt: Runtime) -> fingerprints.Plan:
     """Apply what changed since the last build/up with the cheapest correct action; return what was done."""
     rt.preflight()

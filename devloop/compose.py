@@ -130,6 +130,11 @@ class Compose:
             self._source = source.find(self.model(), self.settings.root)
         return self._source  # type: ignore[return-value]
 
+    def config_hashes(self) -> dict[str, str]:
+        """Return each service's configuration hash as Compose labels the containers it creates."""
+        lines = self.check(self.capture("config", "--hash", "*"), "docker compose config --hash").stdout.splitlines()
+        return dict(line.split(None, 1) for line in lines if len(line.split()) == 2)
+
     def volumes(self) -> list[str]:
         """Return the engine-side names of the named volumes (the database's and any other)."""
         return sorted(v["name"] for v in (self.model().get("volumes") or {}).values() if v.get("name"))

@@ -81,6 +81,7 @@ class ServiceState:
     mode: str
     bindings: list[Binding] = field(default_factory=list)
     edits: str = ""  # how app/src reaches /code: its devloop.edits label ("sync"; "" for a bind mount)
+    config_hash: str = ""  # Compose's hash of the configuration it was created from
 
     @property
     def ready(self) -> bool:
@@ -122,6 +123,7 @@ def state_of(service: str, container: Container) -> ServiceState:
         image_id=container.attrs.get("Image", ""),
         mode=container.labels.get(labels.MODE, ""),
         edits=container.labels.get(labels.EDITS, ""),
+        config_hash=container.labels.get(labels.CONFIG_HASH, ""),
         bindings=bindings(container),
     )
 

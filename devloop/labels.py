@@ -3,6 +3,7 @@
 PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"
 VOLUME = "com.docker.compose.volume"
+CONFIG_HASH = "com.docker.compose.config-hash"  # of the service configuration the container was created from
 
 MODE = "devloop.mode"  # normal, debug or debug-wait: from DEVLOOP_MODE (docker-compose.yml)
 EDITS = "devloop.edits"  # how app/src reaches /code: "sync" on an app whose folder is copied in (devloop/carry.py)

@@ -55,8 +55,12 @@ class Stack:
         for name in healing.replaced_sources(recorded, current):
             self.out(f"{name}: its source folder was deleted and made again on the host; recreating {name}")
         healing.dedupe_networks(rt)
-        todo = changes.plan(recorded, current, rt.compose.services(), rt.running())
-        if changes.nothing_to_start(rt.states(), rt.compose.services(), images.image_ids(rt), todo):
+        todo, states = changes.plan(recorded, current, rt.compose.services(), rt.running()), rt.states()
+        unchanged = changes.nothing_to_start(states, rt.compose.services(), images.image_ids(rt), todo)
+        otherwise = changes.configured_otherwise(states, rt.compose.config_hashes()) if unchanged else []
+        for name in otherwise:
+            self.out(f"{name}: its container was started with another configuration than this project's; recreating it")
+        if unchanged and not otherwise:
             self.out("every service is up to date and healthy; nothing to start")
             rt.edits.after_start(rt.client)
         else:

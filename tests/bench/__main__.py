@@ -24,47 +24,10 @@ from devloop import modes
 from devloop.runtime import Runtime
 from tests.support.harness import ROOT, Project, copy_project
 
-from . import frameworks, measure, on_engine, remote, report
+from . import frameworks, measure, on_engine, overlays, remote, report
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 UP_RUNS = int(os.environ.get("BENCH_UP_RUNS", "5"))
-FLASK_RUN = ["python", "-m", "flask", "run", "--host", "0.0.0.0", "--port", "5000"]
-
-STOCK = f"""
-# (b) The stock Flask reloader: `flask run --debug` (Werkzeug's default reloader), same image and mount.
-services:
-  app:
-    command: {[*FLASK_RUN[:4], "--debug", *FLASK_RUN[4:]]}
-"""
-
-STOCK_DEBUG = f"""
-# (b) under debugpy, the way VS Code's docs run it: debugpy's CLI around `flask run --debug`.
-services:
-  app:
-    command: {["python", "-m", "debugpy", "--listen", "0.0.0.0:5678", "-m", *FLASK_RUN[2:4], "--debug", "--no-debugger", *FLASK_RUN[4:]]}
-"""
-
-WATCH = """
-# (c) `docker compose watch` with sync+restart, as its docs recommend: source copied into the image,
-# no bind mount, a fast stop (init: true). As root: this engine's (20.10) `docker cp`, which sync
-# uses, looks a non-root container user up on the host and fails.
-services:
-  app:
-    user: root
-    image: {image}
-    build:
-      dockerfile_inline: |
-        FROM {dev_image} AS dev
-        COPY --chown=app:app src/ /code/
-    command: {command}
-    init: true
-    volumes: !reset []
-    develop:
-      watch:
-        - action: sync+restart
-          path: ./app/src
-          target: /code
-"""
 
 
 def wait_debugger(project: Project) -> None:
@@ -87,7 +50,7 @@ def watch_run(project: Project, results: dict[str, list[float]]) -> None:
     overlay = measure.write(
         project,
         "watch.yml",
-        WATCH.format(image=f"{project.name}-app-watch:dev", dev_image=f"{project.name}-app:dev", command=FLASK_RUN),
+        overlays.watch(project.name),
     )
     project.compose("build", "app", files=[overlay])
     measure.switch(project, [overlay])
@@ -153,7 +116,7 @@ def main(parts: list[str]) -> int:
         print("bench: invoke reload vs docker compose restart", flush=True)
         other["reload_source"] = reload_runs(project)
         print("bench: edit-to-served, stock reloader", flush=True)
-        measure.switch(project, [measure.write(project, "stock.yml", STOCK)])
+        measure.switch(project, [measure.write(project, "stock.yml", overlays.STOCK)])
         latency["stock"] = measure.edit_to_served(project, RUNS)
         cpu["stock"] = measure.idle_cpu_percent(project)
         print("bench: edit-to-served, docker compose watch", flush=True)
@@ -162,7 +125,7 @@ def main(parts: list[str]) -> int:
         project.invoke("debug")
         debug_run(project, latency, "ours_debug")
         print("bench: edit-to-served with a debugger attached, stock", flush=True)
-        measure.switch(project, ["compose/debug.yml", measure.write(project, "stock-debug.yml", STOCK_DEBUG)])
+        measure.switch(project, ["compose/debug.yml", measure.write(project, "stock-debug.yml", overlays.STOCK_DEBUG)])
         wait_debugger(project)
         debug_run(project, latency, "stock_debug")
     finally:

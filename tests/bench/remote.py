@@ -25,26 +25,9 @@ from tests.support import engines
 from tests.support.harness import Project, copy_project
 from tests.support.waiting import wait_until
 
-from . import measure
+from . import measure, overlays
 
 RUNS = int(os.environ.get("BENCH_REMOTE_RUNS", "21"))  # enough for a p95
-
-WATCH = """
-# `docker compose watch` into the same dev server: the source copied into the image (no bind
-# mount, none possible on this engine), then each save sent by Compose's watch.
-services:
-  app:
-    image: {image}
-    build:
-      dockerfile_inline: |
-        FROM {dev_image} AS dev
-        COPY --chown=app:app src/ /code/
-    develop:
-      watch:
-        - action: {action}
-          path: ./app/src
-          target: /code
-"""
 
 
 def synced_compose(project: Project, *extra: str) -> Compose:
@@ -58,7 +41,7 @@ def compose_watch(project: Project, action: str) -> list[float]:
     overlay = measure.write(
         project,
         f"watch-{action}.yml",
-        WATCH.format(image=f"{project.name}-app-watch:dev", dev_image=f"{project.name}-app:dev", action=action),
+        overlays.remote_watch(project.name, action),
     )
     runner = synced_compose(project, overlay)
     runner.check(runner.capture("build", "app"), "build of the watch image")

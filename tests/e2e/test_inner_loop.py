@@ -10,6 +10,7 @@ import datetime
 import json
 import re
 import secrets
+import shlex
 import urllib.request
 from typing import Any
 
@@ -142,6 +143,43 @@ def test_a_saved_syntax_error_keeps_the_container_up_and_the_fix_is_served(up: P
     assert identity(project) == before
     project.edit(VIEWS, '"Hello, fixed!"', HELLO)
     wait_until(lambda: served(project, "Hello from Docker!"), timeout=10, what="original text served")
+
+
+def stock_command(project: Project) -> list[str]:
+    """The command README says runs the stock Flask server instead of ours."""
+    found = re.search(r"set the app's `command:` to\s+`([^`]+)`", (project.root / "README.md").read_text())
+    assert found, "README no longer says which command runs the stock server"
+    return shlex.split(found[1])
+
+
+def logs_of_app(project: Project) -> str:
+    """What the app's current container printed."""
+    return project.compose("logs", "--no-color", "app")
+
+
+def test_the_stock_flask_server_is_one_command_away_as_the_readme_says(up: Project) -> None:
+    project = up
+    plain, stock = "  app:\n    build:\n", f"  app:\n    command: {json.dumps(stock_command(project))}\n    build:\n"
+    project.edit("docker-compose.yml", plain, stock)
+    try:
+        project.invoke("up")
+        assert served(project, "Hello from Docker!")
+        assert "Debug mode: on" in logs_of_app(project), "not Flask's own server"
+    finally:
+        project.edit("docker-compose.yml", stock, plain)
+        project.invoke("up")
+    assert "devserver: serving" in logs_of_app(project)
+
+
+def test_up_recreates_an_app_started_by_hand_with_other_compose_files(up: Project) -> None:
+    project = up
+    (project.root / "stock.yml").write_text(f"services:\n  app:\n    command: {json.dumps(stock_command(project))}\n")
+    project.compose("up", "--detach", "--wait", "--no-deps", "app", files=["stock.yml"])
+    assert "Debug mode: on" in logs_of_app(project)
+    said = project.invoke("up").stdout
+    assert "app: its container was started with another configuration than this project's; recreating it" in said
+    assert "nothing to start" not in said
+    assert "devserver: serving" in logs_of_app(project)
 
 
 def test_only_loopback_ports_no_published_db_no_root_app_no_password_in_sight(up: Project) -> None:

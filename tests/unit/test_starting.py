@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from devloop import engine, settings
+from devloop import changes, engine, settings
 from devloop.commands import Result
 from devloop.compose import Compose
 from devloop.errors import DevloopError
@@ -54,3 +55,9 @@ def test_a_port_the_engine_cannot_publish_is_named_with_its_setting(project: Pat
     message = str(caught.value)
     assert message.startswith("port 28080 is already taken where the engine publishes (WEB_PORT): set WEB_PORT to a free port; ")
     assert f"Compose said: {said}" in message and message.endswith("stopped db, app")
+
+
+def test_a_container_compose_created_from_another_configuration_is_named_and_one_without_a_container_is_not() -> None:
+    ours, other = "1a2b", "3c4d"
+    states = {name: replace(state(name, "running"), config_hash=h) for name, h in (("db", ours), ("app", other))}
+    assert changes.configured_otherwise(states, {"db": ours, "app": ours, "web": ours}) == ["app"]
