@@ -6,15 +6,18 @@ import contextlib
 import errno
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from inotify_simple import INotify, flags
 
-from . import log
+from . import fresh, log
 
 POLL_INTERVAL = 0.25  # a save seen within a quarter of a second where inotify cannot be trusted
+COSTLY_POLL = POLL_INTERVAL / 5  # polls that ask the filesystem and take longer, COSTLY_TIMES in a row, fall back
+COSTLY_TIMES = 3  # to the attributes the kernel caches (one slow poll is a busy machine, not a big tree)
 SKIPPED_DIRS = ("__pycache__",)
 # Local filesystems: every write to them, whoever makes it, raises an inotify event in the container. On any other
 # (fuse.*, 9p, virtiofs, grpcfuse, fakeowner, cifs, nfs, or one not known here) a write made beyond the mount (the
@@ -104,12 +107,15 @@ class Inotify:
 
 
 class Poller:
-    """Stat polling of the tree's .py files, for mounts inotify cannot see through."""
+    """Stat polling of the tree's .py files, for mounts inotify cannot see through. Each stat asks the filesystem
+    (fresh.py: FUSE's attribute cache would hide a save for up to a second) while a whole poll stays cheap."""
 
     timeout = POLL_INTERVAL
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.stat = fresh.forced if fresh.works() else fresh.cached
+        self.costly = 0
         self.seen = self.snapshot()
         self.probe = self.probe_stat()
 
@@ -132,17 +138,15 @@ class Poller:
                             if entry.name not in SKIPPED_DIRS and not entry.name.startswith("."):
                                 folders.append(entry.path)
                         elif relevant(entry.name):
-                            st = entry.stat()
-                            out[entry.path] = (st.st_mtime_ns, st.st_size)
+                            out[entry.path] = self.stat(entry.path)
         return out
 
     def probe_stat(self) -> tuple[int, int] | None:
         """Return (mtime, size) of the doctor's probe file, or None."""
         try:
-            st = (self.root / PROBE).stat()
+            return self.stat(str(self.root / PROBE))
         except OSError:
             return None
-        return st.st_mtime_ns, st.st_size
 
     def changes(self) -> list[str]:
         """Return the files added, removed or changed since the last call."""
@@ -150,7 +154,16 @@ class Poller:
         if probe is not None and probe != self.probe:
             answer_probe(self.root / PROBE, "polling")
         self.probe = probe
+        started = time.monotonic()
         now = self.snapshot()
+        took = time.monotonic() - started
+        self.costly = self.costly + 1 if took > COSTLY_POLL else 0
+        if self.stat is fresh.forced and self.costly >= COSTLY_TIMES:
+            self.stat = fresh.cached
+            log(
+                f"polling: asking the filesystem for {len(now)} files took {took * 1000:.0f} ms; polling the attributes "
+                "the kernel caches from now on (on FUSE a save can then be seen up to a second late)"
+            )
         changed = [p for p in now.keys() | self.seen.keys() if now.get(p) != self.seen.get(p)]
         self.seen = now
         return changed

@@ -42,7 +42,7 @@ def behind_a_view(down: Project) -> Iterator[tuple[Project, Path]]:
         shutil.rmtree(real)
 
 
-def test_a_save_behind_a_fuse_view_is_served_and_doctor_and_status_name_the_polling(behind_a_view: tuple[Project, Path]) -> None:
+def test_saves_behind_a_fuse_view_are_served_in_half_a_second_and_doctor_and_status_say_poll(behind_a_view: tuple[Project, Path]) -> None:
     project, real = behind_a_view
     project.invoke("up")
     status = project.invoke("status").stdout
@@ -51,15 +51,14 @@ def test_a_save_behind_a_fuse_view_is_served_and_doctor_and_status_name_the_poll
     pattern = rf"ok +edits: a save to {re.escape(str(real))}, the folder behind app/src where an editor writes, "
     pattern += r"reached the dev server in \d+ ms \(polling\)"
     assert re.match(pattern, line), line
-    before = project.app().container_id
-    views = real / "blog/views.py"
-    views.write_text(views.read_text().replace(HELLO, '"Hello from behind the view!"'))  # as the editor saves it
-    started = time.monotonic()
-    wait_until(
-        lambda: project.get("/", timeout=2) == (200, {"response": "Hello from behind the view!"}),
-        timeout=1,
-        interval=0.02,
-        what="the save served",
-    )
-    print(f"served {time.monotonic() - started:.2f} s after the save")
+    before, views, previous = project.app().container_id, real / "blog/views.py", HELLO
+    for n in range(1, 4):  # FUSE caches a file's attributes for up to 1 s: without asking past it, most saves are late
+        text = f"Hello from behind the view, save {n}!"
+        views.write_text(views.read_text().replace(previous, f'"{text}"'))  # as the editor saves it
+        started = time.monotonic()
+        answer = (200, {"response": text})
+        wait_until(lambda a=answer: project.get("/", timeout=2) == a, timeout=0.5, interval=0.02, what=f"save {n} served")
+        print(f"save {n} served {time.monotonic() - started:.2f} s after it was made")
+        previous = f'"{text}"'
+        time.sleep(0.3)
     assert project.app().container_id == before

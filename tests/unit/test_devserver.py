@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import gate, parent, watchers
+from devserver import fresh, gate, parent, watchers
 
 from tests.support.harness import ROOT
 from tests.support.http import get as http_get
@@ -90,6 +90,26 @@ def test_poller_sees_added_changed_and_removed_files(tmp_path: Path) -> None:
     assert sorted(poller.changes()) == [str(tmp_path / "a.py"), str(tmp_path / "b.py")]
     (tmp_path / "b.py").unlink()
     assert poller.changes() == [str(tmp_path / "b.py")]
+
+
+def test_a_forced_stat_reads_what_os_stat_reads_and_fails_as_it_does(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("12345")
+    assert fresh.works()
+    assert fresh.forced(str(tmp_path / "a.py")) == fresh.cached(str(tmp_path / "a.py")) == (os.stat(tmp_path / "a.py").st_mtime_ns, 5)
+    with pytest.raises(FileNotFoundError):
+        fresh.forced(str(tmp_path / "gone.py"))
+
+
+def test_polls_that_stay_costly_fall_back_to_cached_attributes_and_still_see_saves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.py").write_text("1")
+    poller = watchers.Poller(tmp_path)
+    assert poller.stat is fresh.forced
+    monkeypatch.setattr(watchers, "COSTLY_POLL", 0.0)
+    for _ in range(watchers.COSTLY_TIMES - 1):
+        assert poller.changes() == [] and poller.stat is fresh.forced
+    assert poller.changes() == [] and poller.stat is fresh.cached  # the same values: no change reported by the switch
+    (tmp_path / "a.py").write_text("22")
+    assert poller.changes() == [str(tmp_path / "a.py")]
 
 
 def test_the_doctors_probe_is_answered_by_either_watcher_and_never_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
