@@ -59,7 +59,10 @@ class Stack:
         unchanged = changes.nothing_to_start(states, rt.compose.services(), images.image_ids(rt), todo)
         otherwise = changes.configured_otherwise(states, rt.compose.config_hashes()) if unchanged else []
         for name in otherwise:
-            self.out(f"{name}: its container was started with another configuration than this project's; recreating it")
+            self.out(
+                f"{name}: its container was created from another configuration than this project's (Compose's config hash"
+                " differs); recreating it"
+            )
         if unchanged and not otherwise:
             self.out("every service is up to date and healthy; nothing to start")
             rt.edits.after_start(rt.client)

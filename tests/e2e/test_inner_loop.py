@@ -177,7 +177,8 @@ def test_up_recreates_an_app_started_by_hand_with_other_compose_files(up: Projec
     project.compose("up", "--detach", "--wait", "--no-deps", "app", files=["stock.yml"])
     assert "Debug mode: on" in logs_of_app(project)
     said = project.invoke("up").stdout
-    assert "app: its container was started with another configuration than this project's; recreating it" in said
+    recreated = "app: its container was created from another configuration than this project's (Compose's config hash differs)"
+    assert f"{recreated}; recreating it" in said
     assert "nothing to start" not in said
     assert "devserver: serving" in logs_of_app(project)
 
